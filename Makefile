@@ -1,0 +1,46 @@
+# Refuge — the two commands a new user needs are `make run` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+PACKAGES := -e libs/common -e devstack -e services/intake -e services/deadlines \
+            -e services/notifications -e services/reporting
+
+.PHONY: install run test test-unit test-integration bench lint typecheck schemas schemas-check clean
+
+install: $(STAMP)
+
+$(STAMP): constraints.txt requirements-dev.txt libs/common/pyproject.toml devstack/pyproject.toml \
+          services/*/pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c constraints.txt $(PACKAGES) -r requirements-dev.txt
+	touch $(STAMP)
+
+run: install
+	$(BIN)/refuge-dev run
+
+test: lint schemas-check
+	$(BIN)/python -m pytest
+
+test-unit: install
+	$(BIN)/python -m pytest -m "not integration and not e2e"
+
+bench: install
+	$(BIN)/python -m bench
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy -p refuge_common -p refuge_devstack -p refuge_intake -p refuge_deadlines \
+	            -p refuge_notifications -p refuge_reporting
+
+schemas: install
+	$(BIN)/python -m refuge_common.contract.schemas
+
+schemas-check: install
+	$(BIN)/python -m refuge_common.contract.schemas --check
+
+clean:
+	rm -rf $(VENV) .run

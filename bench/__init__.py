@@ -1,0 +1,1 @@
+"""Benchmarks of Refuge's messaging plumbing and of the running skeleton (``make bench``)."""

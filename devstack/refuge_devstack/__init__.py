@@ -1,0 +1,1 @@
+"""Refuge's embedded development stack and test harness."""

@@ -1,0 +1,132 @@
+"""``refuge-dev``: the embedded development stack behind ``make run``."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import threading
+from pathlib import Path
+from typing import Annotated
+
+import typer
+import uvicorn
+
+from refuge_common.settings import PlatformSettings
+from refuge_devstack.broker import TansuBroker
+from refuge_devstack.demo import load_demo_data
+from refuge_devstack.mail_sink import MailSink
+from refuge_devstack.processes import ServiceProcess
+from refuge_devstack.sms_sink import SmsStore, sink_app
+from refuge_devstack.stack import SERVICES, ensure_secrets, migrate_all, service_processes
+
+app = typer.Typer(help="Refuge development stack", no_args_is_help=True)
+
+
+@app.callback()
+def _commands() -> None:
+    """Refuge development stack."""
+
+
+def _port(variable: str, default: int) -> int:
+    return int(os.environ.get(variable, default))
+
+
+@app.command()
+def run(
+    run_dir: Annotated[Path, typer.Option(help="where logs, keys and sunk messages go")] = Path(".run"),
+) -> None:
+    """Broker, migrations, the four services, mail and SMS sinks, demo data; Ctrl-C stops all."""
+
+    settings = PlatformSettings()
+    run_dir = run_dir.resolve()
+    logs = run_dir / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    stop = threading.Event()
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+
+    broker: TansuBroker | None = None
+    if "KAFKA_BOOTSTRAP_SERVERS" not in os.environ:
+        broker = TansuBroker(port=9092, log_path=logs / "broker.log")
+        typer.echo("starting Tansu broker on 127.0.0.1:9092 (memory storage)")
+        broker.start()
+    smtp_port, sink_port = _port("DEV_SMTP_PORT", 1025), _port("DEV_SINK_HTTP_PORT", 8025)
+    mail = MailSink(port=smtp_port, directory=run_dir / "mail")
+    mail.start()
+    sink_server = uvicorn.Server(
+        uvicorn.Config(
+            sink_app(SmsStore(run_dir / "sms"), mail), host="127.0.0.1", port=sink_port, log_level="warning"
+        )
+    )
+    threading.Thread(target=sink_server.run, daemon=True).start()
+
+    processes = []
+    try:
+        typer.echo(f"migrating {settings.database_url}")
+        asyncio.run(migrate_all(settings.database_url))
+        secrets = ensure_secrets(run_dir)
+        env = {
+            **secrets,
+            "KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers,
+            "DATABASE_URL": settings.database_url,
+            "SMTP_HOST": "127.0.0.1",
+            "SMTP_PORT": str(smtp_port),
+        }
+        ports = {d.name: _port(d.port_variable, d.default_port) for d in SERVICES}
+        processes = service_processes(env=env, ports=ports, log_dir=logs)
+        for process in processes:
+            process.start()
+        for process in processes:
+            process.wait_ready()
+        demo = asyncio.run(
+            load_demo_data(settings.database_url, secrets["REFUGE_MASTER_KEY"], run_dir / "demo.json")
+        )
+        _print_summary(settings, processes, demo, smtp_port, sink_port, logs)
+        while not stop.wait(1.0):
+            for process in processes:
+                if not process.running:
+                    typer.echo(f"{process.name} stopped unexpectedly; see {process.log_path}", err=True)
+                    stop.set()
+    finally:
+        typer.echo("stopping…")
+        for process in reversed(processes):
+            process.stop()
+        sink_server.should_exit = True
+        mail.stop()
+        if broker is not None:
+            broker.stop()
+        typer.echo("stopped")
+
+
+def _print_summary(
+    settings: PlatformSettings,
+    processes: list[ServiceProcess],
+    demo: dict[str, str],
+    smtp_port: int,
+    sink_port: int,
+    logs: Path,
+) -> None:
+    lines = ["", "Refuge is running:"]
+    lines += [f"  {p.name:<14} {p.url}  (docs {p.url}/docs, health {p.url}/health/ready)" for p in processes]
+    lines += [
+        f"  kafka          {settings.kafka_bootstrap_servers}",
+        f"  postgresql     {settings.database_url}",
+        f"  mail sink      smtp://127.0.0.1:{smtp_port}  (list: http://127.0.0.1:{sink_port}/mail)",
+        f"  sms sink       http://127.0.0.1:{sink_port}/sms",
+        f"  logs           {logs}/",
+        "",
+        "Demo organisation " + demo["organisation_id"] + ", office " + demo["office_id"],
+        "Caseworker API key: " + demo["caseworker_api_key"],
+        "Try:  curl -H 'Authorization: Bearer " + demo["caseworker_api_key"] + "' "
+        '-H \'Content-Type: application/json\' -d \'{"case_type":"removal_appeal","channel":"in_person"}\' '
+        + processes[0].url
+        + "/cases",
+        "",
+        "Ctrl-C stops everything.",
+    ]
+    typer.echo("\n".join(lines))
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,1 @@
+"""Refuge's event contract and the plumbing every service shares."""

@@ -1,0 +1,67 @@
+"""asyncpg pools and tenant-scoped transactions."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from urllib.parse import quote, urlsplit, urlunsplit
+from uuid import UUID
+
+import asyncpg
+from asyncpg.pool import PoolConnectionProxy
+
+# What handlers receive: a connection of their own or one borrowed from a pool.
+Connection = asyncpg.Connection | PoolConnectionProxy
+
+
+async def _init_connection(connection: Connection) -> None:
+    for type_name in ("json", "jsonb"):
+        await connection.set_type_codec(
+            type_name, encoder=json.dumps, decoder=json.loads, schema="pg_catalog"
+        )
+
+
+async def create_pool(dsn: str, *, size: int = 10, schema: str | None = None) -> asyncpg.Pool:
+    settings = {"search_path": f"{schema}, public"} if schema else {}
+    pool = await asyncpg.create_pool(
+        dsn, min_size=1, max_size=size, init=_init_connection, server_settings=settings
+    )
+    assert pool is not None
+    return pool
+
+
+def with_user(dsn: str, user: str, password: str | None = None) -> str:
+    """The same server and database as ``dsn``, logged in as ``user``."""
+
+    parts = urlsplit(dsn)
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    credentials = quote(user, safe="") + ("" if password is None else ":" + quote(password, safe=""))
+    netloc = f"{credentials}@{host}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+
+def with_database(dsn: str, name: str) -> str:
+    parts = urlsplit(dsn)
+    return urlunsplit((parts.scheme, parts.netloc, f"/{name}", parts.query, parts.fragment))
+
+
+def database_name(dsn: str) -> str:
+    return urlsplit(dsn).path.lstrip("/") or "postgres"
+
+
+async def set_tenant(connection: Connection, tenant_id: UUID | None) -> None:
+    """Scope row-level security to one tenant until the transaction ends (SET LOCAL)."""
+
+    await connection.execute(
+        "SELECT set_config('refuge.tenant_id', $1, true)", "" if tenant_id is None else str(tenant_id)
+    )
+
+
+@asynccontextmanager
+async def tenant_transaction(pool: asyncpg.Pool, tenant_id: UUID | None) -> AsyncIterator[Connection]:
+    async with pool.acquire() as connection, connection.transaction():
+        await set_tenant(connection, tenant_id)
+        yield connection

@@ -1,0 +1,165 @@
+"""What every service process runs: a pool, a producer, a broker, an outbox relay.
+
+A service's composition root builds one ``ServiceRuntime``, registers its
+consumers and background tasks, and gets an HTTP app whose lifespan starts and
+stops all of it in order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+
+import asyncpg
+from fastapi import FastAPI
+from faststream.kafka import KafkaBroker
+
+from refuge_common.db.migrations import SchemaSpec, app_dsn
+from refuge_common.db.pool import create_pool
+from refuge_common.messaging.consumer import EventConsumer
+from refuge_common.messaging.producer import EventProducer
+from refuge_common.messaging.relay import OutboxRelay
+from refuge_common.messaging.retry import RetryPolicy
+from refuge_common.observability.http import instrument
+from refuge_common.observability.logging import get_logger
+from refuge_common.settings import PlatformSettings
+
+log = get_logger(__name__)
+BackgroundTask = Callable[[], Awaitable[None]]
+
+
+@dataclass
+class ServiceRuntime:
+    name: str
+    settings: PlatformSettings
+    schema: SchemaSpec
+    broker: KafkaBroker = field(init=False)
+    producer: EventProducer = field(init=False)
+    pool: asyncpg.Pool = field(init=False)
+    relay: OutboxRelay = field(init=False)
+    _consumers: list[EventConsumer] = field(default_factory=list)
+    _background: list[BackgroundTask] = field(default_factory=list)
+    _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.broker = KafkaBroker(
+            self.settings.kafka_bootstrap_servers, client_id=f"refuge-{self.name}", logger=None
+        )
+        self.producer = EventProducer(self.settings.kafka_bootstrap_servers, f"refuge-{self.name}")
+
+    @property
+    def retry_policy(self) -> RetryPolicy:
+        s = self.settings
+        return RetryPolicy(
+            max_attempts=s.consumer_max_attempts,
+            initial_delay=s.consumer_backoff_initial_ms / 1000,
+            max_delay=s.consumer_backoff_max_ms / 1000,
+        )
+
+    def consumer(self, group: str) -> EventConsumer:
+        """A consumer group named ``refuge.<service>.<group>``, subscribed on start."""
+
+        consumer = EventConsumer(f"refuge.{self.name}.{group}", retry=self.retry_policy)
+        self._consumers.append(consumer)
+        return consumer
+
+    def subscribe(self, consumer: EventConsumer, topic: str, *, max_workers: int = 1) -> None:
+        consumer.subscribe(
+            self.broker,
+            topic,
+            max_workers=max_workers,
+            session_timeout_ms=self.settings.consumer_session_timeout_ms,
+        )
+
+    def background(self, task: BackgroundTask) -> None:
+        self._background.append(task)
+
+    async def start(self) -> None:
+        password = self.settings.database_app_password
+        dsn = app_dsn(
+            self.settings.database_url, self.schema, password.get_secret_value() if password else None
+        )
+        self.pool = await create_pool(dsn, size=self.settings.database_pool_size, schema=self.schema.schema)
+        await self.producer.start()
+        self.relay = OutboxRelay(
+            self.pool,
+            self.producer,
+            schema=self.schema.schema,
+            batch_size=self.settings.outbox_batch_size,
+            poll_interval=self.settings.outbox_poll_interval_ms / 1000,
+        )
+        for consumer in self._consumers:
+            consumer.attach(self.pool, self.producer)
+        try:
+            self.relay.start()
+            await self.broker.start()
+            for task in self._background:
+                self._tasks.append(asyncio.create_task(_supervised(task), name=task.__qualname__))
+        except BaseException:
+            await self.stop()  # a half-started service must not leak its pool and tasks
+            raise
+        log.info("service_started", schema=self.schema.schema)
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks.clear()
+        await self.broker.stop()
+        await self.relay.stop()
+        await self.producer.stop()
+        try:
+            await asyncio.wait_for(self.pool.close(), timeout=10)
+        except TimeoutError:
+            log.warning("pool_close_timed_out")
+            self.pool.terminate()
+        log.info("service_stopped")
+
+    async def workers_alive(self) -> bool:
+        """The relay and every background loop are still running (none died for good)."""
+
+        return self.relay.running and all(not task.done() for task in self._tasks)
+
+    async def database_ready(self) -> bool:
+        return bool(await self.pool.fetchval("SELECT true"))
+
+    async def broker_ready(self) -> bool:
+        return await self.producer.ping()
+
+    def http_app(self, **fastapi_options: object) -> FastAPI:
+        @contextlib.asynccontextmanager
+        async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+            await self.start()
+            try:
+                yield
+            finally:
+                await self.stop()
+
+        app = FastAPI(lifespan=lifespan, **fastapi_options)  # type: ignore[arg-type]
+        instrument(
+            app, {"database": self.database_ready, "broker": self.broker_ready, "workers": self.workers_alive}
+        )
+        return app
+
+
+async def _supervised(task: BackgroundTask) -> None:
+    """Run a background loop; log and restart it if it crashes."""
+
+    while True:
+        try:
+            await task()
+            return
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:
+            log.error(
+                "background_task_crashed",
+                task=task.__qualname__,
+                error=str(error),
+                error_type=type(error).__name__,
+            )
+            await asyncio.sleep(1.0)

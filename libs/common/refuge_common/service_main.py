@@ -1,0 +1,78 @@
+"""What each service's command line shares: ``migrate`` and ``serve``."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+
+import typer
+import uvicorn
+from fastapi import FastAPI
+
+from refuge_common.db.migrations import SchemaSpec, ensure_database, migrate, migrate_keyring
+from refuge_common.observability.logging import configure_logging, get_logger
+from refuge_common.settings import PlatformSettings
+
+log = get_logger(__name__)
+
+
+async def migrate_service(settings: PlatformSettings, spec: SchemaSpec) -> list[str]:
+    """Create the database if needed, then the keyring and the service's schema."""
+
+    if await ensure_database(settings.database_url):
+        log.info("database_created")
+    applied = []
+    if spec.keyring != "none":
+        applied += [f"keyring/{name}" for name in await migrate_keyring(settings.database_url)]
+    password = settings.database_app_password
+    applied += await migrate(settings.database_url, spec, password.get_secret_value() if password else None)
+    return applied
+
+
+def run_migrations(service: str, settings: PlatformSettings, spec: SchemaSpec) -> None:
+    configure_logging(service, settings.log_level, settings.log_format)
+    applied = asyncio.run(migrate_service(settings, spec))
+    log.info("migrated", schema=spec.schema, applied=applied)
+
+
+def serve(service: str, settings: PlatformSettings, app: FastAPI, port: int) -> None:
+    configure_logging(service, settings.log_level, settings.log_format)
+    uvicorn.run(
+        app,
+        host=settings.http_host,
+        port=port,
+        log_config=None,
+        access_log=False,
+        timeout_graceful_shutdown=10,
+    )
+
+
+def service_cli(
+    service: str,
+    settings_type: type[PlatformSettings],
+    spec: SchemaSpec,
+    app_factory: str,
+    port_setting: str,
+) -> typer.Typer:
+    """A service's ``serve`` and ``migrate`` commands.
+
+    ``app_factory`` is ``module:function``, imported only by ``serve`` so that
+    ``migrate`` and the other commands start without the web stack.
+    """
+
+    cli = typer.Typer(help=f"Refuge {service} service", no_args_is_help=True)
+
+    @cli.command("serve")
+    def serve_command() -> None:
+        """Run the service: HTTP API, consumers, background workers and outbox relay."""
+        module_name, function = app_factory.split(":")
+        settings = settings_type()
+        build_app = getattr(importlib.import_module(module_name), function)
+        serve(service, settings, build_app(settings), int(getattr(settings, port_setting)))
+
+    @cli.command("migrate")
+    def migrate_command() -> None:
+        """Create the database if missing and apply this service's migrations."""
+        run_migrations(service, settings_type(), spec)
+
+    return cli

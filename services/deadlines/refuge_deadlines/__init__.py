@@ -1,0 +1,1 @@
+"""Refuge deadlines service: turns the facts of a case into legal deadlines."""

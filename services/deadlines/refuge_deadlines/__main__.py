@@ -1,0 +1,3 @@
+from refuge_deadlines.entrypoints.cli import main
+
+main()

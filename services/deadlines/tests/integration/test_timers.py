@@ -1,0 +1,187 @@
+"""Reminder timers fire exactly once: with two workers, and with a worker killed mid-batch."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import uuid
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+import pytest
+from aiokafka import AIOKafkaConsumer
+
+from refuge_common.contract.deadlines import ReminderDue
+from refuge_common.db.migrations import app_dsn
+from refuge_common.db.pool import create_pool, tenant_transaction
+from refuge_deadlines.adapters import deadline_store
+from refuge_deadlines.adapters.deadline_store import StoredDeadline
+from refuge_deadlines.entrypoints.timer_worker import fire_due_reminders
+from refuge_deadlines.schema import SCHEMA
+
+pytestmark = pytest.mark.integration
+
+
+async def _due_reminders(deadlines: Any, count: int) -> tuple[UUID, set[UUID]]:
+    """``count`` reminders of one deadline, all due now; (tenant, reminder ids)."""
+
+    tenant, case = await deadlines.new_case()
+    await deadlines.eventually(lambda: deadlines.rows(tenant, "SELECT 1 FROM cases WHERE case_id = $1", case))
+    due = datetime.now(UTC) + timedelta(days=30)
+    deadline = StoredDeadline(
+        uuid.uuid4(),
+        f"test@{uuid.uuid4()}",
+        "appeal",
+        "test.rule",
+        "basis",
+        due,
+        "Europe/Paris",
+        None,
+        "open",
+        "trigger",
+    )
+    ids = {uuid.uuid4() for _ in range(count)}
+    rows = [
+        (
+            rid,
+            tenant,
+            deadline.deadline_id,
+            datetime.now(UTC) - timedelta(seconds=1),
+            "P30D",
+            "reminder",
+            deadline_store.as_json(
+                ReminderDue(
+                    deadline_id=deadline.deadline_id,
+                    reminder_id=rid,
+                    case_id=case,
+                    purpose="appeal",
+                    due=due,
+                    timezone="Europe/Paris",
+                    remind_at=datetime.now(UTC),
+                    offset="P30D",
+                )
+            ),
+        )
+        for rid in ids
+    ]
+    async with tenant_transaction(deadlines.pool, tenant) as connection:
+        await deadline_store.insert_deadline(connection, tenant, None, case, deadline)
+        await deadline_store.add_timers(connection, rows)
+    return tenant, ids
+
+
+async def _fired(deadlines: Any, ids: set[UUID]) -> list[str]:
+    """The status of each timer."""
+
+    async with deadlines.pool.acquire() as connection:
+        statuses = await connection.fetch(
+            "SELECT status FROM reminders WHERE reminder_id = ANY($1::uuid[])", list(ids)
+        )
+    return [row["status"] for row in statuses]
+
+
+async def _stop_background(deadlines: Any) -> None:
+    # The service's own timer worker would compete with the ones under test.
+    for task in deadlines.app.state.runtime._tasks:
+        task.cancel()
+
+
+async def test_two_workers_fire_each_reminder_exactly_once(deadlines: Any) -> None:
+    await _stop_background(deadlines)
+    tenant, ids = await _due_reminders(deadlines, 3_000)
+    dsn = app_dsn(deadlines.settings.database_url, SCHEMA)
+    pools = [await create_pool(dsn, size=2, schema=SCHEMA.schema) for _ in range(2)]
+    published: list[int] = []
+
+    async def worker(pool: asyncpg.Pool) -> None:
+        while fired := await fire_due_reminders(pool, 100):
+            published.append(fired)
+
+    try:
+        await asyncio.gather(*(worker(pool) for pool in pools))
+    finally:
+        for pool in pools:
+            await pool.close()
+    assert sum(published) == len(ids)
+    assert set(await _fired(deadlines, ids)) == {"fired"}
+    relayed = await deadlines.eventually(lambda: _relayed(deadlines, tenant, len(ids)), timeout=60)
+    assert Counter(relayed) == Counter({str(rid): 1 for rid in ids})
+
+
+async def _relayed(deadlines: Any, tenant: UUID, expected: int) -> list[str] | None:
+    """reminder_id of every reminder.due of ``tenant`` on the topic, once ``expected`` arrived."""
+
+    consumer = AIOKafkaConsumer(
+        "refuge.deadlines.v1",
+        bootstrap_servers=deadlines.settings.kafka_bootstrap_servers,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        group_id=None,
+    )
+    await consumer.start()
+    found: list[str] = []
+    try:
+        while batch := await consumer.getmany(timeout_ms=700, max_records=5000):
+            for records in batch.values():
+                found += [
+                    json.loads(r.value)["reminder_id"]
+                    for r in records
+                    if dict(r.headers).get("ce_tenantid") == str(tenant).encode()
+                    and dict(r.headers)["ce_type"] == b"org.refuge.reminder.due.v1"
+                ]
+    finally:
+        await consumer.stop()
+    return found if len(found) >= expected else None
+
+
+async def test_a_worker_killed_mid_batch_loses_nothing_and_fires_nothing_twice(deadlines: Any) -> None:
+    await _stop_background(deadlines)
+    tenant, ids = await _due_reminders(deadlines, 500)
+    dsn = app_dsn(deadlines.settings.database_url, SCHEMA)
+    # A worker that claims a batch and dies before committing it.
+    script = textwrap.dedent(f"""
+        import asyncio, asyncpg
+        async def main():
+            connection = await asyncpg.connect({dsn!r}, server_settings={{"search_path": "deadlines"}})
+            transaction = connection.transaction()
+            await transaction.start()
+            await connection.fetch("SELECT reminder_id FROM reminders WHERE status = 'pending' "
+                                   "AND remind_at <= now() ORDER BY remind_at LIMIT 200 "
+                                   "FOR UPDATE SKIP LOCKED")
+            print("claimed", flush=True)
+            await asyncio.sleep(3600)
+        asyncio.run(main())
+    """)
+    victim = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    assert victim.stdout is not None and victim.stdout.readline().strip() == "claimed"
+    pool = await create_pool(dsn, size=2, schema=SCHEMA.schema)
+    try:
+        # While the victim holds its 200, the survivor fires only the others.
+        while await fire_due_reminders(pool, 100):
+            pass
+        assert (await _fired(deadlines, ids)).count("pending") == 200
+        os.kill(victim.pid, signal.SIGKILL)
+        victim.wait()
+        await deadlines.eventually(lambda: _all_fired(pool, ids), timeout=30)
+    finally:
+        await pool.close()
+    assert set(await _fired(deadlines, ids)) == {"fired"}
+    relayed = await deadlines.eventually(lambda: _relayed(deadlines, tenant, len(ids)), timeout=60)
+    assert Counter(relayed) == Counter({str(rid): 1 for rid in ids})
+
+
+async def _all_fired(pool: asyncpg.Pool, ids: set[UUID]) -> bool:
+    await fire_due_reminders(pool, 100)
+    async with pool.acquire() as connection:
+        return not await connection.fetchval(
+            "SELECT count(*) FROM reminders WHERE reminder_id = ANY($1::uuid[]) AND status <> 'fired'",
+            list(ids),
+        )

@@ -1,0 +1,3 @@
+from refuge_intake.entrypoints.cli import main
+
+main()

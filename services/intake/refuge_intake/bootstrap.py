@@ -1,0 +1,37 @@
+"""Intake's composition root: settings, runtime, keyring, token issuer, HTTP app."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from refuge_common.crypto.keyring import Keyring, MasterKeyWrapper
+from refuge_common.runtime import ServiceRuntime
+from refuge_intake.adapters.token_issuer import TokenIssuer
+from refuge_intake.entrypoints import http_cases, http_tokens
+from refuge_intake.entrypoints.http_limits import BodySizeLimit
+from refuge_intake.schema import SCHEMA
+from refuge_intake.settings import IntakeSettings
+
+
+def build_keyring(settings: IntakeSettings) -> Keyring:
+    if settings.master_key is None:
+        raise SystemExit("REFUGE_MASTER_KEY is not set: intake cannot protect personal data")
+    return Keyring(MasterKeyWrapper(settings.master_key.get_secret_value()))
+
+
+def build_app(settings: IntakeSettings | None = None) -> FastAPI:
+    settings = settings or IntakeSettings()
+    runtime = ServiceRuntime("intake", settings, SCHEMA)
+    app = runtime.http_app(
+        title="Refuge intake",
+        version="0.1.0",
+        description="Organisations, offices, staff, API keys and tokens, persons and cases.",
+    )
+    app.state.runtime = runtime
+    app.state.pool = lambda: runtime.pool
+    app.state.keyring = build_keyring(settings)
+    app.state.issuer = TokenIssuer(settings.intake_signing_key_file, settings.intake_token_ttl_seconds)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.intake_max_body_bytes)
+    app.include_router(http_tokens.router)
+    app.include_router(http_cases.router)
+    return app

@@ -1,0 +1,3 @@
+from refuge_notifications.entrypoints.cli import main
+
+main()

@@ -1,0 +1,100 @@
+"""E-mail over SMTP with aiosmtplib: multipart text + HTML, stable Message-ID."""
+
+from __future__ import annotations
+
+import contextlib
+from email.message import EmailMessage
+from email.utils import formatdate
+from typing import Any
+
+import aiosmtplib
+
+from refuge_notifications.domain.rendering import RenderedEmail
+
+
+class TemporaryFailure(Exception):
+    """The provider may accept the message later (connection refused, 4xx)."""
+
+
+class PermanentFailure(Exception):
+    """The provider will never accept this message (5xx, bad address)."""
+
+
+class OutcomeUnknown(Exception):
+    """The connection broke after the message was handed over and before the server's reply:
+    it may or may not have been accepted. Sending again could deliver it twice."""
+
+
+class _DataPhaseAwareSMTP(aiosmtplib.SMTP):
+    """aiosmtplib's client, noting when the message itself starts to go out (DATA): only a
+    failure after that point leaves the outcome unknown."""
+
+    data_started = False
+
+    async def data(self, message: str | bytes, /, **options: Any) -> aiosmtplib.SMTPResponse:
+        self.data_started = True
+        return await super().data(message, **options)
+
+
+class SmtpSender:
+    def __init__(
+        self,
+        *,
+        host: str,
+        port: int,
+        sender: str,
+        username: str | None = None,
+        password: str | None = None,
+        starttls: bool = False,
+        use_tls: bool = False,
+        timeout: int = 30,
+    ) -> None:
+        # Seconds per SMTP step; a send's lease outlives it, so that no other dispatcher
+        # declares a send abandoned while this one still waits for the server's reply.
+        self.timeout = timeout
+        self._options = {
+            "hostname": host,
+            "port": port,
+            "username": username,
+            "password": password,
+            "start_tls": starttls,
+            "use_tls": use_tls,
+            "timeout": self.timeout,
+        }
+        self._sender = sender
+
+    def build(self, recipient: str, rendered: RenderedEmail, idempotency_key: str) -> EmailMessage:
+        message = EmailMessage()
+        message["From"] = self._sender
+        message["To"] = recipient
+        message["Subject"] = rendered.subject
+        message["Date"] = formatdate(localtime=False)
+        # The same key gives the same Message-ID: a resend after a crash is recognisable.
+        message["Message-ID"] = f"<{idempotency_key}@refuge.notifications>"
+        message["Content-Language"] = rendered.language
+        message.set_content(rendered.text)
+        message.add_alternative(rendered.html, subtype="html")
+        return message
+
+    async def send(self, message: EmailMessage) -> None:
+        client = _DataPhaseAwareSMTP(**self._options)  # type: ignore[arg-type]
+        try:
+            await client.connect()
+            await client.send_message(message)
+        except aiosmtplib.SMTPRecipientsRefused as error:
+            raise PermanentFailure("recipient refused") from error
+        except aiosmtplib.SMTPResponseException as error:
+            # A reply, even after DATA, is the server's decision: the message was not taken.
+            if 500 <= error.code < 600:
+                raise PermanentFailure(f"smtp {error.code}") from error
+            raise TemporaryFailure(f"smtp {error.code}") from error
+        except (aiosmtplib.SMTPException, OSError) as error:
+            if client.data_started:
+                raise OutcomeUnknown(type(error).__name__) from error
+            raise TemporaryFailure(type(error).__name__) from error
+        finally:
+            # The message was accepted (or not) before this point: a failed QUIT changes nothing.
+            with contextlib.suppress(aiosmtplib.SMTPException, OSError):
+                if client.is_connected:
+                    await client.quit()
+            client.close()

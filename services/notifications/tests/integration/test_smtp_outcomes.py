@@ -1,0 +1,78 @@
+"""How the SMTP sender reads a real server's answers (aiosmtpd on loopback): a reply is a
+decision, a connection that breaks after the message went out leaves the outcome unknown."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from aiosmtpd.controller import Controller
+
+from refuge_devstack.ports import free_port
+from refuge_notifications.adapters.email_sender import (
+    OutcomeUnknown,
+    PermanentFailure,
+    SmtpSender,
+    TemporaryFailure,
+)
+from refuge_notifications.domain.rendering import RenderedEmail
+
+pytestmark = pytest.mark.integration
+
+
+class Server:
+    """Answers DATA as told: a reply line, or a dropped connection."""
+
+    def __init__(self) -> None:
+        self.answer = "250 OK"
+        self.received: list[bytes] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+        self.received.append(bytes(envelope.content))
+        if self.answer == "drop":
+            server.transport.close()
+        return self.answer
+
+
+@pytest.fixture
+def smtp() -> Iterator[tuple[Server, SmtpSender]]:
+    server = Server()
+    port = free_port()
+    controller = Controller(server, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield server, SmtpSender(host="127.0.0.1", port=port, sender="no-reply@refuge.test", timeout=5)
+    finally:
+        controller.stop()
+
+
+def _message(sender: SmtpSender) -> Any:
+    rendered = RenderedEmail(subject="Délai", text="Bonjour", html="<p>Bonjour</p>", language="fr")
+    return sender.build("caseworker@ngo.test", rendered, "key123")
+
+
+async def test_an_accepted_message_arrives_once_with_its_message_id(smtp: tuple[Server, SmtpSender]) -> None:
+    server, sender = smtp
+    await sender.send(_message(sender))
+    assert len(server.received) == 1 and b"Message-ID: <key123@refuge.notifications>" in server.received[0]
+
+
+@pytest.mark.parametrize(
+    ("answer", "outcome"),
+    [("550 No such user", PermanentFailure), ("451 Try later", TemporaryFailure), ("drop", OutcomeUnknown)],
+)
+async def test_the_servers_answer_to_the_message_decides_the_outcome(
+    smtp: tuple[Server, SmtpSender], answer: str, outcome: type[Exception]
+) -> None:
+    server, sender = smtp
+    server.answer = answer
+    with pytest.raises(outcome):
+        await sender.send(_message(sender))
+    assert len(server.received) == 1
+
+
+async def test_a_server_that_cannot_be_reached_never_had_the_message() -> None:
+    sender = SmtpSender(host="127.0.0.1", port=free_port(), sender="no-reply@refuge.test", timeout=2)
+    with pytest.raises(TemporaryFailure):
+        await sender.send(_message(sender))

@@ -1,0 +1,3 @@
+from refuge_reporting.entrypoints.cli import main
+
+main()
