@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Awaitable, Callable
 from email.message import EmailMessage
 from email.utils import formatdate
 from typing import Any
@@ -25,13 +26,26 @@ class OutcomeUnknown(Exception):
     it may or may not have been accepted. Sending again could deliver it twice."""
 
 
-class _DataPhaseAwareSMTP(aiosmtplib.SMTP):
-    """aiosmtplib's client, noting when the message itself starts to go out (DATA): only a
-    failure after that point leaves the outcome unknown."""
+class ClaimLost(Exception):
+    """``before_data`` said no: this sender may no longer send the message. Nothing was sent."""
 
-    data_started = False
+
+BeforeData = Callable[[], Awaitable[bool]]
+
+
+class _DataPhaseAwareSMTP(aiosmtplib.SMTP):
+    """aiosmtplib's client, with a hook just before the message itself goes out (DATA):
+    until then nothing can have been delivered; only a failure after it leaves the
+    outcome unknown."""
+
+    def __init__(self, before_data: BeforeData | None, **options: Any) -> None:
+        super().__init__(**options)
+        self._before_data = before_data
+        self.data_started = False
 
     async def data(self, message: str | bytes, /, **options: Any) -> aiosmtplib.SMTPResponse:
+        if self._before_data is not None and not await self._before_data():
+            raise ClaimLost
         self.data_started = True
         return await super().data(message, **options)
 
@@ -76,8 +90,11 @@ class SmtpSender:
         message.add_alternative(rendered.html, subtype="html")
         return message
 
-    async def send(self, message: EmailMessage) -> None:
-        client = _DataPhaseAwareSMTP(**self._options)  # type: ignore[arg-type]
+    async def send(self, message: EmailMessage, before_data: BeforeData | None = None) -> None:
+        """Send ``message``; ``before_data`` runs once the server has accepted sender and
+        recipient, just before the message goes out, and may still call it off."""
+
+        client = _DataPhaseAwareSMTP(before_data, **self._options)
         try:
             await client.connect()
             await client.send_message(message)

@@ -150,7 +150,7 @@ async def begin_sending(
     dispatcher's claim lapsed and another took the row: it must not call the provider."""
 
     updated = await connection.fetchval(
-        """UPDATE deliveries SET status = 'sending', attempts = attempts + 1, sending_at = now(),
+        """UPDATE deliveries SET status = 'sending', sending_at = now(),
                lease_until = now() + make_interval(secs => $3)
            WHERE delivery_id = $1 AND claim_token = $2 AND status = 'claimed' RETURNING true""",
         delivery_id,
@@ -184,6 +184,7 @@ async def retry_later(
 ) -> None:
     await connection.execute(
         """UPDATE deliveries SET status = 'pending', lease_until = NULL, last_error = $4,
+               attempts = attempts + 1,
                next_attempt_at = now() + make_interval(secs => $3)
            WHERE delivery_id = $1 AND claim_token = $2 AND status IN ('claimed', 'sending')""",
         delivery_id,

@@ -4,12 +4,13 @@ pending -> claimed -> sending -> sent | failed | unknown, each step committed:
 
 - *claimed* (under a lease) while the message is composed. A dispatcher that dies
   here never called the provider: the lease lapses and the delivery is claimed again.
-- *sending* is committed just before the provider call. A dispatcher that dies
-  during the call leaves a row nobody can settle for sure: the provider may have
-  accepted it. When its lease lapses it is settled as *unknown* and reported as
-  ``notification.failed`` (``outcome_unknown``), never sent again: a second copy of a
-  message to a person at risk is a harm too, and the window is one SMTP exchange.
-  The same holds when the connection breaks after the message went out (DATA).
+- *sending* is committed at the last instant before anything can be delivered: for
+  SMTP once the server has accepted sender and recipient, just before DATA. A
+  dispatcher that dies after it leaves a row nobody can settle for sure: the server
+  may have taken the message. When its lease lapses it is settled as *unknown* and
+  reported as ``notification.failed`` (``outcome_unknown``), never sent again: a
+  second copy of a message to a person at risk is a harm too, and the window is one
+  DATA exchange. The same holds when the connection breaks after DATA began.
 - A claim token fences a dispatcher whose lease lapsed: its late writes change nothing.
 """
 
@@ -34,6 +35,7 @@ from refuge_common.observability.logging import get_logger
 from refuge_common.presentation import case_reference
 from refuge_notifications.adapters import store
 from refuge_notifications.adapters.email_sender import (
+    ClaimLost,
     OutcomeUnknown,
     PermanentFailure,
     SmtpSender,
@@ -98,15 +100,22 @@ class Dispatcher:
         except Undeliverable as error:
             await self._finish_failed(pool, row, error.reason)
             return
-        async with pool.acquire() as connection:
-            if not await store.begin_sending(
-                connection, row["delivery_id"], row["claim_token"], self._lease_seconds + self._email.timeout
-            ):
-                log.warning("delivery_claim_lost", delivery_id=str(row["delivery_id"]))
-                return
+
+        # The send's lease outlives one SMTP step, so that no other dispatcher declares the
+        # send abandoned while this one still waits for the server's reply.
+        send_lease = self._lease_seconds + self._email.timeout
+
+        async def begin_sending() -> bool:
+            async with pool.acquire() as connection:
+                return await store.begin_sending(
+                    connection, row["delivery_id"], row["claim_token"], send_lease
+                )
+
         attempts = row["attempts"] + 1
         try:
-            await self._email.send(message)
+            await self._email.send(message, before_data=begin_sending)
+        except ClaimLost:
+            log.warning("delivery_claim_lost", delivery_id=str(row["delivery_id"]))
         except PermanentFailure:
             await self._finish_failed(pool, row, FailureReason.REJECTED_BY_PROVIDER)
         except OutcomeUnknown as error:

@@ -4,6 +4,7 @@
 --   sending: committed just before the provider call; if the dispatcher dies now, no one
 --            can tell whether the provider accepted, so the row is settled as "unknown"
 --            and never re-sent (DESIGN.md: at most once per event, recipient, channel).
+-- attempts now counts failed provider attempts (a claim that never reached DATA is not one).
 -- claim_token fences a dispatcher whose lease lapsed: its late writes match no row.
 ALTER TABLE deliveries ADD COLUMN claim_token uuid;
 ALTER TABLE deliveries ADD COLUMN sending_at timestamptz;

@@ -11,6 +11,7 @@ from aiosmtpd.controller import Controller
 
 from refuge_devstack.ports import free_port
 from refuge_notifications.adapters.email_sender import (
+    ClaimLost,
     OutcomeUnknown,
     PermanentFailure,
     SmtpSender,
@@ -26,7 +27,14 @@ class Server:
 
     def __init__(self) -> None:
         self.answer = "250 OK"
+        self.recipient_answer = "250 OK"
         self.received: list[bytes] = []
+
+    async def handle_RCPT(  # noqa: N802
+        self, server: Any, session: Any, envelope: Any, address: str, options: list[str]
+    ) -> str:
+        envelope.rcpt_tos.append(address)
+        return self.recipient_answer
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
         self.received.append(bytes(envelope.content))
@@ -76,3 +84,33 @@ async def test_a_server_that_cannot_be_reached_never_had_the_message() -> None:
     sender = SmtpSender(host="127.0.0.1", port=free_port(), sender="no-reply@refuge.test", timeout=2)
     with pytest.raises(TemporaryFailure):
         await sender.send(_message(sender))
+
+
+async def test_sending_is_recorded_only_once_the_server_took_sender_and_recipient(
+    smtp: tuple[Server, SmtpSender],
+) -> None:
+    server, sender = smtp
+    calls: list[int] = []
+
+    async def before_data() -> bool:
+        calls.append(len(server.received))
+        return True
+
+    await sender.send(_message(sender), before_data=before_data)
+    assert calls == [0] and len(server.received) == 1
+
+    server.recipient_answer = "550 No such user"
+    with pytest.raises(PermanentFailure):
+        await sender.send(_message(sender), before_data=before_data)
+    assert calls == [0]  # refused before DATA: nothing was about to be delivered
+
+
+async def test_a_sender_whose_claim_was_lost_sends_nothing(smtp: tuple[Server, SmtpSender]) -> None:
+    server, sender = smtp
+
+    async def claim_lost() -> bool:
+        return False
+
+    with pytest.raises(ClaimLost):
+        await sender.send(_message(sender), before_data=claim_lost)
+    assert server.received == []
