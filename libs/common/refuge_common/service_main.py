@@ -9,7 +9,7 @@ import typer
 import uvicorn
 from fastapi import FastAPI
 
-from refuge_common.db.migrations import SchemaSpec, ensure_database, migrate, migrate_keyring
+from refuge_common.db.migrations import SchemaSpec, ensure_database, migrate
 from refuge_common.observability.logging import configure_logging, get_logger
 from refuge_common.settings import PlatformSettings
 
@@ -21,12 +21,8 @@ async def migrate_service(settings: PlatformSettings, spec: SchemaSpec) -> list[
 
     if await ensure_database(settings.database_url):
         log.info("database_created")
-    applied = []
-    if spec.keyring != "none":
-        applied += [f"keyring/{name}" for name in await migrate_keyring(settings.database_url)]
     password = settings.database_app_password
-    applied += await migrate(settings.database_url, spec, password.get_secret_value() if password else None)
-    return applied
+    return await migrate(settings.database_url, spec, password.get_secret_value() if password else None)
 
 
 def run_migrations(service: str, settings: PlatformSettings, spec: SchemaSpec) -> None:

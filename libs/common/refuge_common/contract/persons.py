@@ -26,6 +26,11 @@ class _PersonState(EventData):
     )
     stateless: bool | None = Field(default=None, description="true when recorded as stateless")
     age_band: AgeBand | None = None
+    unaccompanied_minor: bool | None = Field(
+        default=None,
+        description="recorded as a minor without a parent or guardian in the country (MNA, UAC): "
+        "their coming of age opens deadlines (the birth date itself stays sealed)",
+    )
     preferred_language: LanguageTag | None = Field(
         default=None, description="language of the messages the person receives"
     )

@@ -69,10 +69,15 @@ def _files(spec: SchemaSpec) -> list[tuple[str, str]]:
 
 
 async def migrate(admin_dsn: str, spec: SchemaSpec, app_password: str | None = None) -> list[str]:
-    """Apply pending migrations of one schema and (re)grant its role; return what ran."""
+    """Apply pending migrations of one schema and (re)grant its role; return what ran.
 
-    connection = await asyncpg.connect(admin_dsn)
+    A schema with keyring access gets the keyring first: its grants name the keyring's tables.
+    """
+
     applied: list[str] = []
+    if spec.keyring != "none":
+        applied += [f"keyring/{name}" for name in await migrate_keyring(admin_dsn)]
+    connection = await asyncpg.connect(admin_dsn)
     try:
         # One migrator at a time per database, whichever service starts first.
         await connection.execute("SELECT pg_advisory_lock(hashtext('refuge.migrations'))")

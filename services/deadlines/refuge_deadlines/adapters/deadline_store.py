@@ -141,3 +141,9 @@ async def mark_missed(connection: Connection, deadline_id: UUID) -> dict[str, An
 
 def as_json(model: Any) -> dict[str, Any]:
     return json.loads(model.model_dump_json())  # type: ignore[no-any-return]
+
+
+async def drop_facts(connection: Connection, case_id: UUID, kind: str) -> None:
+    """Forget a case's facts of one kind (a person's erasure: their coming-of-age anchors)."""
+
+    await connection.execute("DELETE FROM case_facts WHERE case_id = $1 AND kind = $2", case_id, kind)

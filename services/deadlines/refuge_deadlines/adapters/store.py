@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from uuid import UUID
 
 import asyncpg
@@ -27,8 +27,19 @@ async def lock_office(connection: Connection, office_id: UUID, *, exclusive: boo
     lock shared (they never wait for each other), an office change takes it exclusively, so a
     fact never computes with a zone that an office change committed without seeing that fact."""
 
+    await _advisory_lock(connection, f"office:{office_id}", exclusive=exclusive)
+
+
+async def lock_person(connection: Connection, person_id: UUID) -> None:
+    """Order a person's coming of age against the opening of their cases (two topics): each
+    then sees what the other committed."""
+
+    await _advisory_lock(connection, f"person:{person_id}", exclusive=True)
+
+
+async def _advisory_lock(connection: Connection, name: str, *, exclusive: bool) -> None:
     function = "pg_advisory_xact_lock" if exclusive else "pg_advisory_xact_lock_shared"
-    await connection.execute(f"SELECT {function}(hashtextextended($1, 0))", str(office_id))
+    await connection.execute(f"SELECT {function}(hashtextextended($1, 0))", name)
 
 
 async def upsert_office(
@@ -102,20 +113,28 @@ async def office_timezone(connection: Connection, office_id: UUID) -> str | None
     )
 
 
-# The payload as text: the worker validates it straight from JSON (pydantic-core) rather
-# than through json.loads and a dict. The ctid locates the row for mark_fired.
+# The ctid locates the row for the worker's outbox INSERT and for mark_fired. The payload
+# as text: the worker validates it straight from JSON (pydantic-core) rather than through
+# json.loads and a dict.
 CLAIM_DUE = """
-SELECT ctid, tenant_id, deadline_id, kind, payload::text AS payload FROM reminders
+SELECT ctid, tenant_id, deadline_id, kind{payload} FROM reminders
 WHERE status = 'pending' AND remind_at <= now()
 ORDER BY remind_at LIMIT $1
 FOR UPDATE SKIP LOCKED
 """
+CLAIM_DUE_IDS = CLAIM_DUE.format(payload="")
+CLAIM_DUE_PAYLOADS = CLAIM_DUE.format(payload=", payload::text AS payload")
 
 
-async def claim_due_reminders(connection: Connection, limit: int) -> list[asyncpg.Record]:
-    """Lock up to ``limit`` due pending timers, earliest first, skipping those another worker holds."""
+async def claim_due_reminders(
+    connection: Connection, limit: int, *, payloads: bool = True
+) -> list[asyncpg.Record]:
+    """Lock up to ``limit`` due pending timers, earliest first, skipping those another worker holds.
 
-    return list(await connection.fetch(CLAIM_DUE, limit))
+    Without ``payloads``, the rows have no payload: the worker's INSERT reads it in place.
+    """
+
+    return list(await connection.fetch(CLAIM_DUE_PAYLOADS if payloads else CLAIM_DUE_IDS, limit))
 
 
 async def mark_fired(connection: Connection, claimed: Iterable[asyncpg.Record]) -> None:
@@ -135,3 +154,38 @@ async def mark_fired(connection: Connection, claimed: Iterable[asyncpg.Record]) 
 async def next_reminder_at(connection: Connection) -> datetime | None:
     value = await connection.fetchval("SELECT min(remind_at) FROM reminders WHERE status = 'pending'")
     return value  # type: ignore[no-any-return]
+
+
+async def cases_of_person(connection: Connection, person_id: UUID) -> list[CaseInfo]:
+    rows = await connection.fetch(
+        """SELECT case_id, tenant_id, office_id, jurisdiction, person_id, caseworker_id
+           FROM cases WHERE person_id = $1 ORDER BY case_id""",
+        person_id,
+    )
+    return [CaseInfo(**dict(row)) for row in rows]
+
+
+async def coming_of_age(connection: Connection, person_id: UUID) -> date | None:
+    return await connection.fetchval(  # type: ignore[no-any-return]
+        "SELECT comes_of_age FROM persons WHERE person_id = $1", person_id
+    )
+
+
+async def set_coming_of_age(
+    connection: Connection, person_id: UUID, tenant_id: UUID, comes_of_age: date | None
+) -> date | None:
+    """Store the anchor; return the one stored before (None if none)."""
+
+    previous = await coming_of_age(connection, person_id)
+    await connection.execute(
+        """INSERT INTO persons (person_id, tenant_id, comes_of_age) VALUES ($1, $2, $3)
+           ON CONFLICT (person_id) DO UPDATE SET comes_of_age = $3""",
+        person_id,
+        tenant_id,
+        comes_of_age,
+    )
+    return previous
+
+
+async def forget_person(connection: Connection, person_id: UUID) -> None:
+    await connection.execute("DELETE FROM persons WHERE person_id = $1", person_id)

@@ -11,13 +11,14 @@ from .errors import InvalidDecision, InvalidFact, UnknownJurisdiction
 from .facts import FactReader, known_zone
 from .ledger import Entry, Ledger, deadline_uuid
 from .packs import load_pack
-from .rules import ARRIVAL_EVENT, DETENTION_EVENT, PERMIT_EVENT, RulePack
+from .rules import ARRIVAL_EVENT, COMING_OF_AGE_EVENT, DETENTION_EVENT, PERMIT_EVENT, RulePack
 
 HEARING_RULE = "hearing"
 HEARING_BASIS = "hearing set by the court"
 APPEAL_LIKE = frozenset({"appeal", "petition_for_review", "motion_to_reopen", "motion_to_reconsider"})
-#: Purposes no filing can meet, even one naming the deadline.
-NOT_FILINGS = frozenset({"hearing", "renewal_window_opens", "age_out"})
+#: Purposes no filing can meet, even one naming the deadline. (An age-out deadline is met by
+#: the residence permit application, recorded as a filing that names it.)
+NOT_FILINGS = frozenset({"hearing", "renewal_window_opens"})
 Handler = Callable[[Ledger, FactReader], None]
 
 
@@ -195,6 +196,13 @@ def _on_appeal_filed(plan: Ledger, fact: FactReader) -> None:
             entry.meet(filed_at, event_id)
 
 
+def _on_coming_of_age_withdrawn(plan: Ledger, fact: FactReader) -> None:
+    """The person is no longer recorded as an unaccompanied minor, or was erased."""
+    for entry in plan.open_entries():
+        if entry.purpose == "age_out":
+            entry.cancel("fact_withdrawn")
+
+
 def _on_closed(plan: Ledger, fact: FactReader) -> None:
     for entry in plan.open_entries():
         entry.cancel("case_closed")
@@ -210,5 +218,7 @@ HANDLERS: Mapping[str, Handler] = {
     "appeal_filed": _on_appeal_filed,
     "permit_recorded": _on_dated(PERMIT_EVENT, "expires_on"),
     "arrival_recorded": _on_dated(ARRIVAL_EVENT, "arrived_on"),
+    "comes_of_age": _on_dated(COMING_OF_AGE_EVENT, "earliest_on"),
+    "comes_of_age_withdrawn": _on_coming_of_age_withdrawn,
     "closed": _on_closed,
 }

@@ -50,6 +50,7 @@ from .errors import RulePackError
 from .rules import (
     ARRIVAL_EVENT,
     BACKWARD_COUNTINGS,
+    COMING_OF_AGE_EVENT,
     COUNTINGS,
     DECISION_EVENT,
     DETENTION_EVENT,
@@ -263,8 +264,8 @@ def _check_anchor(where: str, event: str, counting: str) -> None:
             f"{where}.counting: {counting!r} with a {event} trigger "
             f"(backward countings, and only they, count back from a permit's expiry)"
         )
-    if counting == "hour_to_hour" and event == ARRIVAL_EVENT:
-        raise RulePackError(f"{where}.counting: an arrival is a date; it cannot count hours")
+    if counting == "hour_to_hour" and event in (ARRIVAL_EVENT, COMING_OF_AGE_EVENT):
+        raise RulePackError(f"{where}.counting: {event} gives a date; it cannot count hours")
 
 
 def _trigger(table: _Table, decisions: Mapping[str, DecisionType]) -> Trigger:

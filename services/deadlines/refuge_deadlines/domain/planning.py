@@ -46,8 +46,11 @@ Facts, in case order (rules of law are data in the packs, see :mod:`.rules`):
 ``transferred``
     Nothing here: the service passes the new office's zone in the :class:`CaseContext`.
 
-Not in scope: an unaccompanied minor turning 18 (age-out). The birth date is personal data
-that travels sealed, which the deadline service cannot read (the age band is too coarse).
+``comes_of_age`` / ``comes_of_age_withdrawn``
+    Not case events: the service derives them from ``refuge.persons.v1`` for the cases of an
+    unaccompanied minor (:mod:`.coming_of_age`). The first anchors the pack's age-out rules on
+    ``earliest_on`` (superseding an earlier anchor); the second cancels open age-out deadlines
+    (``fact_withdrawn``: no longer recorded as a minor, or erased).
 
 Invariants (tests/unit/test_planning_properties.py): the plan is a function of its input;
 facts the planner does not act on change nothing; appending a fact keeps every key, never

@@ -11,8 +11,11 @@ A rule opens one deadline when its trigger matches a fact of the case:
   fact (the permit's expiry, backwards; the last arrival, forwards); a later fact of the same
   kind ``supersedes`` the deadlines the earlier one opened.
 
-``in_force_from`` restricts a rule to triggers from that date (CESEDA book IX). Age-out is not
-modelled: the birth date is personal data the deadline service cannot read.
+* ``person.comes_of_age``: the earliest day an unaccompanied minor may turn 18 (the first day of
+  the birth month, 18 years on: the birth date itself never leaves its seal); a later such
+  fact ``supersedes`` the deadlines the earlier one opened.
+
+``in_force_from`` restricts a rule to triggers from that date (CESEDA book IX).
 """
 
 from __future__ import annotations
@@ -58,9 +61,11 @@ DECISION_EVENT: Final = "case.decision_notified"
 DETENTION_EVENT: Final = "case.detention_started"
 PERMIT_EVENT: Final = "case.permit_recorded"
 ARRIVAL_EVENT: Final = "case.arrival_recorded"
+#: Not a Kafka event type: what deadlines derives from person.registered / .updated.
+COMING_OF_AGE_EVENT: Final = "person.comes_of_age"
 #: Events a trigger may name.
 TRIGGER_EVENTS: Final[frozenset[str]] = frozenset(
-    {DECISION_EVENT, DETENTION_EVENT, PERMIT_EVENT, ARRIVAL_EVENT}
+    {DECISION_EVENT, DETENTION_EVENT, PERMIT_EVENT, ARRIVAL_EVENT, COMING_OF_AGE_EVENT}
 )
 #: ``kind`` values of ``case.detention_started`` (the contract's DetentionKind).
 DETENTION_KINDS: Final[frozenset[str]] = frozenset({"administrative", "prison", "residence_order", "other"})

@@ -9,6 +9,7 @@ from refuge_common.contract.envelope import Envelope
 from refuge_common.db.pool import Connection
 from refuge_common.messaging.retry import PermanentError
 from refuge_deadlines.adapters import deadline_store, store
+from refuge_deadlines.service_layer.persons import attach_coming_of_age
 from refuge_deadlines.service_layer.recompute import Recomputer
 
 # The case facts deadlines are computed from, and the name the planner knows them by.
@@ -46,23 +47,32 @@ class OfficeChangeHandler:
         if previous == data.timezone:
             return
         for case in await store.open_cases_in(connection, data.office_id):
-            await self._recompute(connection, case, data.timezone, envelope)
+            await self._recompute(connection, case, data.timezone)
 
 
-async def case_opened(connection: Connection, envelope: Envelope) -> None:
-    data = envelope.data
-    assert isinstance(data, facts.CaseOpened)
-    await store.insert_case(
-        connection,
-        store.CaseInfo(
+class CaseOpenedHandler:
+    """Keep a copy of the case; if its person's coming of age is already known, plan it."""
+
+    def __init__(self, recompute: Recomputer) -> None:
+        self._recompute = recompute
+
+    async def __call__(self, connection: Connection, envelope: Envelope) -> None:
+        data = envelope.data
+        assert isinstance(data, facts.CaseOpened)
+        case = store.CaseInfo(
             case_id=data.case_id,
             tenant_id=data.organisation_id,
             office_id=data.office_id,
             jurisdiction=data.jurisdiction,
             person_id=data.person_id,
             caseworker_id=data.caseworker_id,
-        ),
-    )
+        )
+        if case.person_id is not None:
+            await store.lock_person(connection, case.person_id)
+        await store.insert_case(connection, case)
+        if await attach_coming_of_age(connection, case, envelope.id):
+            await store.lock_office(connection, case.office_id, exclusive=False)
+            await self._recompute(connection, case, await store.office_timezone(connection, case.office_id))
 
 
 class CaseFactHandler:
@@ -96,4 +106,4 @@ class CaseFactHandler:
             data.model_dump(mode="json"),
         )
         office_timezone = await store.office_timezone(connection, case.office_id)
-        await self._recompute(connection, case, office_timezone, envelope)
+        await self._recompute(connection, case, office_timezone)

@@ -22,7 +22,7 @@ from refuge_common.contract.deadlines import (
     DeadlineUpdated,
     ReminderDue,
 )
-from refuge_common.contract.envelope import Envelope, new_event
+from refuge_common.contract.envelope import new_event
 from refuge_common.db.pool import Connection
 from refuge_common.messaging.outbox import add_to_outbox
 from refuge_common.messaging.retry import PermanentError
@@ -56,9 +56,7 @@ class Recomputer:
     def __init__(self, policy: ReminderPolicy) -> None:
         self._policy = policy
 
-    async def __call__(
-        self, connection: Connection, case: CaseInfo, office_timezone: str | None, trigger: Envelope
-    ) -> None:
+    async def __call__(self, connection: Connection, case: CaseInfo, office_timezone: str | None) -> None:
         facts = [
             CaseFact(event_id=event_id, kind=kind, data=data)
             for event_id, kind, data in await deadline_store.facts_of(connection, case.case_id)

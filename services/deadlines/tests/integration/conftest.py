@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import base64
+import json
+import os
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -11,6 +14,7 @@ from typing import Any, TypeVar
 from uuid import UUID
 
 import pytest
+from aiokafka import AIOKafkaConsumer
 
 from refuge_common.contract.base import EventData
 from refuge_common.contract.cases import CaseOpened
@@ -83,6 +87,41 @@ class Deadlines:
         async with tenant_transaction(self.pool, tenant) as connection:
             return [dict(r) for r in await connection.fetch(query, *args)]
 
+    async def events(self, tenant: UUID) -> list[tuple[str, dict[str, Any]]]:
+        """(event name, data) of every deadlines event of ``tenant`` so far, in order."""
+
+        consumer = AIOKafkaConsumer(
+            "refuge.deadlines.v1",
+            bootstrap_servers=self.settings.kafka_bootstrap_servers,
+            auto_offset_reset="earliest",
+            enable_auto_commit=False,
+            group_id=None,
+        )
+        await consumer.start()
+        found: list[tuple[str, dict[str, Any]]] = []
+        try:
+            while True:
+                batch = await consumer.getmany(timeout_ms=700)
+                if not batch:
+                    return found
+                for records in batch.values():
+                    for record in records:
+                        headers = dict(record.headers)
+                        if headers.get("ce_tenantid") == str(tenant).encode():
+                            name = headers["ce_type"].decode().split(".")[3]
+                            found.append((name, json.loads(record.value)))
+        finally:
+            await consumer.stop()
+
+    async def wait_events(self, tenant: UUID, count: int) -> list[tuple[str, dict[str, Any]]]:
+        """At least ``count`` events of ``tenant`` other than reminder.due."""
+
+        async def probe() -> list[tuple[str, dict[str, Any]]] | None:
+            events = [e for e in await self.events(tenant) if e[0] != "due"]
+            return events if len(events) >= count else None
+
+        return await self.eventually(probe)
+
     async def eventually(self, probe: Callable[[], Awaitable[T]], timeout: float = 30.0) -> T:
         deadline = time.monotonic() + timeout
         while True:
@@ -114,6 +153,7 @@ async def deadlines(
         consumer_session_timeout_ms=3000,
         jwks_url=issuer.jwks_url,
         deadlines_feed_secret="feed-secret-for-tests",
+        REFUGE_MASTER_KEY=base64.b64encode(os.urandom(32)).decode(),
     )
     await migrate_service(settings, SCHEMA)
     app = build_app(settings)

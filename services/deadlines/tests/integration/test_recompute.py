@@ -2,51 +2,17 @@
 
 from __future__ import annotations
 
-import json
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
 import pytest
-from aiokafka import AIOKafkaConsumer
 
 from refuge_common.contract import cases
 from refuge_common.contract.directory import OfficeOpened
 
 pytestmark = pytest.mark.integration
-
-
-async def _events(deadlines: Any, tenant: UUID) -> list[tuple[str, dict[str, Any]]]:
-    consumer = AIOKafkaConsumer(
-        "refuge.deadlines.v1",
-        bootstrap_servers=deadlines.settings.kafka_bootstrap_servers,
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-        group_id=None,
-    )
-    await consumer.start()
-    found: list[tuple[str, dict[str, Any]]] = []
-    try:
-        while True:
-            batch = await consumer.getmany(timeout_ms=700)
-            if not batch:
-                return found
-            for records in batch.values():
-                for record in records:
-                    headers = dict(record.headers)
-                    if headers.get("ce_tenantid") == str(tenant).encode():
-                        found.append((headers["ce_type"].decode().split(".")[3], json.loads(record.value)))
-    finally:
-        await consumer.stop()
-
-
-async def _wait_events(deadlines: Any, tenant: UUID, count: int) -> list[tuple[str, dict[str, Any]]]:
-    async def probe() -> list[tuple[str, dict[str, Any]]] | None:
-        events = [e for e in await _events(deadlines, tenant) if e[0] != "due"]
-        return events if len(events) >= count else None
-
-    return await deadlines.eventually(probe)
 
 
 async def test_a_rescheduled_hearing_updates_its_deadline_and_its_reminders(deadlines: Any) -> None:
@@ -62,7 +28,7 @@ async def test_a_rescheduled_hearing_updates_its_deadline_and_its_reminders(dead
             case_id=case, hearing_id=hearing, scheduled_at=first + timedelta(days=7)
         ),
     )
-    events = await _wait_events(deadlines, tenant, 2)
+    events = await deadlines.wait_events(tenant, 2)
     assert [kind for kind, _ in events] == ["computed", "updated"]
     assert events[0][1]["deadline_id"] == events[1][1]["deadline_id"]
     assert datetime.fromisoformat(events[1][1]["due"]) == first + timedelta(days=7)
@@ -91,7 +57,7 @@ async def test_a_detention_during_an_open_oqtf_window_starts_the_48_hour_window(
     await deadlines.publish(
         tenant, cases.CaseDetentionStarted(case_id=case, started_at=detained, kind="administrative")
     )
-    events = await _wait_events(deadlines, tenant, 3)
+    events = await deadlines.wait_events(tenant, 3)
     kinds = {kind: data for kind, data in events}
     assert [kind for kind, _ in events].count("computed") == 2
     cancelled = kinds["cancelled"]
@@ -113,7 +79,7 @@ async def test_an_appeal_filed_in_time_meets_the_deadline_and_silences_its_remin
         ),
     )
     await deadlines.publish(tenant, cases.CaseAppealFiled(case_id=case, filed_at=datetime.now(UTC)))
-    events = await _wait_events(deadlines, tenant, 2)
+    events = await deadlines.wait_events(tenant, 2)
     assert [kind for kind, _ in events] == ["computed", "met"]
     timers = await deadlines.rows(
         tenant, "SELECT status FROM reminders WHERE deadline_id = $1", UUID(events[0][1]["deadline_id"])
@@ -133,7 +99,7 @@ async def test_a_deadline_that_passes_without_an_appeal_is_missed_once(deadlines
             case_id=case, jurisdiction="FR", decision="oqtf", regime="ordinary", notified_at=notified
         ),
     )
-    events = await _wait_events(deadlines, tenant, 2)
+    events = await deadlines.wait_events(tenant, 2)
     assert [kind for kind, _ in events] == ["computed", "missed"]
     await deadlines.publish(tenant, cases.CaseAppealFiled(case_id=case, filed_at=datetime.now(UTC)))
     stored = await deadlines.eventually(
@@ -162,7 +128,7 @@ async def test_closing_a_case_cancels_its_open_deadlines(deadlines: Any) -> None
     await deadlines.publish(
         tenant, cases.CaseClosed(case_id=case, outcome="withdrawn", closed_at=datetime.now(UTC))
     )
-    events = await _wait_events(deadlines, tenant, 2)
+    events = await deadlines.wait_events(tenant, 2)
     assert [kind for kind, _ in events] == ["computed", "cancelled"]
     assert events[1][1]["reason"] == "case_closed"
 
@@ -189,7 +155,7 @@ async def _transfer_to_cayenne(deadlines: Any, *, office_known_first: bool) -> N
         await deadlines.publish(tenant, office)
 
     async def shown_in_cayenne() -> list[tuple[str, dict[str, Any]]] | None:
-        events = [e for e in await _events(deadlines, tenant) if e[0] != "due"]
+        events = [e for e in await deadlines.events(tenant) if e[0] != "due"]
         return events if events and events[-1][1].get("timezone") == "America/Cayenne" else None
 
     events = await deadlines.eventually(shown_in_cayenne)

@@ -228,7 +228,7 @@ def test_hours_cannot_count_from_an_arrival_date() -> None:
         duration={"amount": 48, "unit": "hours"},
         trigger={"event": "case.arrival_recorded"},
     )
-    with pytest.raises(RulePackError, match=r"an arrival is a date"):
+    with pytest.raises(RulePackError, match=r"case.arrival_recorded gives a date; it cannot count hours"):
         parse_pack(data, "test.toml")
 
 

@@ -402,6 +402,7 @@ def test_invalid_facts_name_the_fact_and_the_field(bad: CaseFact, message: str) 
     assert str(excinfo.value).startswith(f"fact e1 ({bad.kind}).")
 
 
-def test_age_out_is_not_planned() -> None:
-    # The birth date is personal data the deadline service cannot read: no age-out deadline.
+def test_an_age_band_alone_plans_no_age_out() -> None:
+    # Age-out comes only from the derived comes_of_age fact (the sealed birth date, read by
+    # the service); a coarse age band is no date to count from.
     assert plan_case(PARIS, [fact("e1", "person_registered", age_band="0-17")]) == []

@@ -12,7 +12,7 @@ import asyncpg
 import pytest
 
 from refuge_common.contract.vocabulary import NotificationChannel, RecipientKind
-from refuge_common.db.migrations import app_dsn, migrate, migrate_keyring
+from refuge_common.db.migrations import app_dsn, migrate
 from refuge_common.db.pool import create_pool
 from refuge_notifications.adapters import store
 from refuge_notifications.domain.deliveries import PlannedDelivery
@@ -24,7 +24,6 @@ LEASE = 1  # second
 
 @pytest.fixture
 async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
-    await migrate_keyring(database_url)
     await migrate(database_url, SCHEMA)
     pool = await create_pool(app_dsn(database_url, SCHEMA), schema=SCHEMA.schema)
     async with pool.acquire() as connection:
