@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
 
 from refuge_common.crypto.keyring import Keyring, MasterKeyWrapper
 from refuge_common.runtime import ServiceRuntime
 from refuge_intake.adapters.token_issuer import TokenIssuer
-from refuge_intake.entrypoints import http_cases, http_tokens
+from refuge_intake.entrypoints import http_cases, http_persons, http_tokens
+from refuge_intake.entrypoints.http_errors import validation_failed
 from refuge_intake.entrypoints.http_limits import BodySizeLimit
 from refuge_intake.schema import SCHEMA
 from refuge_intake.settings import IntakeSettings
@@ -32,6 +34,8 @@ def build_app(settings: IntakeSettings | None = None) -> FastAPI:
     app.state.keyring = build_keyring(settings)
     app.state.issuer = TokenIssuer(settings.intake_signing_key_file, settings.intake_token_ttl_seconds)
     app.add_middleware(BodySizeLimit, max_bytes=settings.intake_max_body_bytes)
+    app.add_exception_handler(RequestValidationError, validation_failed)
     app.include_router(http_tokens.router)
     app.include_router(http_cases.router)
+    app.include_router(http_persons.router)
     return app

@@ -20,6 +20,7 @@ from refuge_common.contract.vocabulary import (
 from refuge_intake.adapters.case_store import Case
 from refuge_intake.entrypoints.http_auth import CurrentPrincipal
 from refuge_intake.service_layer import cases
+from refuge_intake.service_layer.errors import NotFound, Rejected
 
 router = APIRouter(tags=["cases"])
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "no such case visible to the caller"}}
@@ -105,8 +106,8 @@ async def open_case(body: OpenCase, request: Request, principal: CurrentPrincipa
             person_id=body.person_id,
             caseworker_id=body.caseworker_id,
         )
-    except cases.Rejected as error:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, str(error)) from error
+    except Rejected as error:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(error)) from error
     return CaseView.of(case)
 
 
@@ -119,7 +120,7 @@ async def open_case(body: OpenCase, request: Request, principal: CurrentPrincipa
 async def get_case(case_id: UUID, request: Request, principal: CurrentPrincipal) -> CaseWithTimeline:
     try:
         case, facts = await cases.case_with_timeline(_pool(request), principal, case_id)
-    except cases.NotFound as error:
+    except NotFound as error:
         raise HTTPException(status.HTTP_404_NOT_FOUND, str(error)) from error
     return CaseWithTimeline(**CaseView.of(case).model_dump(), timeline=[Fact(**f) for f in facts])
 
@@ -145,8 +146,8 @@ async def record_decision(
             timezone=body.timezone,
             jurisdiction=body.jurisdiction,
         )
-    except cases.NotFound as error:
+    except NotFound as error:
         raise HTTPException(status.HTTP_404_NOT_FOUND, str(error)) from error
-    except cases.Rejected as error:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, str(error)) from error
+    except Rejected as error:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(error)) from error
     return RecordedFact(event_id=event_id)

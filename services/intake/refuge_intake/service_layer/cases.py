@@ -15,21 +15,10 @@ from refuge_common.contract.envelope import new_event
 from refuge_common.contract.vocabulary import CaseType, ContactChannel, Decision, Regime
 from refuge_common.db.pool import Connection, tenant_transaction
 from refuge_common.messaging.outbox import add_to_outbox
-from refuge_intake.adapters import case_store, directory_store
+from refuge_intake.adapters import case_store, directory_store, person_store
 from refuge_intake.adapters.case_store import Case
 from refuge_intake.schema import SOURCE
-
-
-class NotFound(LookupError):
-    pass
-
-
-class Rejected(ValueError):
-    """A request that is well-formed but not allowed by the rules; names the field."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
-        self.field = field
+from refuge_intake.service_layer.errors import NotFound, Rejected
 
 
 def may_see(principal: Principal, case: Case) -> bool:
@@ -71,6 +60,14 @@ async def open_case(
             raise Rejected("office_id", "the office is closed")
         if caseworker_id is not None and not await directory_store.staff_exists(connection, caseworker_id):
             raise Rejected("caseworker_id", "no such staff member")
+        if person_id is not None:
+            # RLS confines the lookup to the caller's organisation: another tenant's
+            # person reads as absent, like one that never existed.
+            person = await person_store.status(connection, person_id)
+            if person is None:
+                raise Rejected("person_id", "no such person in this organisation")
+            if person == "erased":
+                raise Rejected("person_id", "the person was erased")
         case = Case(
             case_id=uuid.uuid4(),
             tenant_id=tenant,

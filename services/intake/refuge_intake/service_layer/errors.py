@@ -1,0 +1,23 @@
+"""What the service layer refuses, in terms the entrypoints map to HTTP statuses."""
+
+from __future__ import annotations
+
+
+class NotFound(LookupError):
+    """Nothing the caller may see has this id (another tenant's or office's is the same)."""
+
+
+class Rejected(ValueError):
+    """A request that is well-formed but not allowed by the rules; names the field."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+
+
+class Forbidden(PermissionError):
+    """The caller's role may never do this, whatever the record."""
+
+
+class Gone(LookupError):
+    """The record existed and was erased: nothing of it can be returned."""
