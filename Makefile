@@ -5,13 +5,13 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
 PACKAGES := -e libs/common -e devstack -e services/intake -e services/deadlines \
-            -e services/notifications -e services/reporting
+            -e services/notifications -e services/reporting -e ops
 
 .PHONY: install run test test-unit test-integration bench lint typecheck schemas schemas-check clean
 
 install: $(STAMP)
 
-$(STAMP): constraints.txt requirements-dev.txt libs/common/pyproject.toml devstack/pyproject.toml \
+$(STAMP): constraints.txt requirements-dev.txt libs/common/pyproject.toml devstack/pyproject.toml ops/pyproject.toml \
           services/*/pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
@@ -34,7 +34,7 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy -p refuge_common -p refuge_devstack -p refuge_intake -p refuge_deadlines \
-	            -p refuge_notifications -p refuge_reporting
+	            -p refuge_notifications -p refuge_reporting -p refuge_ops
 
 schemas: install
 	$(BIN)/python -m refuge_common.contract.schemas

@@ -8,9 +8,19 @@ from fastapi.exceptions import RequestValidationError
 from refuge_common.crypto.keyring import Keyring, MasterKeyWrapper
 from refuge_common.runtime import ServiceRuntime
 from refuge_intake.adapters.token_issuer import TokenIssuer
-from refuge_intake.entrypoints import http_cases, http_persons, http_tokens
+from refuge_intake.entrypoints import (
+    http_audit,
+    http_case_facts,
+    http_case_hearings,
+    http_case_status,
+    http_cases,
+    http_litigation,
+    http_persons,
+    http_tokens,
+)
 from refuge_intake.entrypoints.http_errors import validation_failed
 from refuge_intake.entrypoints.http_limits import BodySizeLimit
+from refuge_intake.entrypoints.http_openapi import document_app_answers
 from refuge_intake.schema import SCHEMA
 from refuge_intake.settings import IntakeSettings
 
@@ -35,7 +45,13 @@ def build_app(settings: IntakeSettings | None = None) -> FastAPI:
     app.state.issuer = TokenIssuer(settings.intake_signing_key_file, settings.intake_token_ttl_seconds)
     app.add_middleware(BodySizeLimit, max_bytes=settings.intake_max_body_bytes)
     app.add_exception_handler(RequestValidationError, validation_failed)
+    document_app_answers(app)
     app.include_router(http_tokens.router)
     app.include_router(http_cases.router)
+    app.include_router(http_case_facts.router)
+    app.include_router(http_case_hearings.router)
+    app.include_router(http_case_status.router)
+    app.include_router(http_litigation.router)
     app.include_router(http_persons.router)
+    app.include_router(http_audit.router)
     return app

@@ -1,6 +1,9 @@
+from datetime import time
+
 from pydantic import Field, SecretStr
 
 from refuge_common.settings import PlatformSettings
+from refuge_notifications.domain.quiet_hours import UrgentOverride
 
 
 class NotificationsSettings(PlatformSettings):
@@ -18,4 +21,41 @@ class NotificationsSettings(PlatformSettings):
     notifications_max_attempts: int = Field(default=6, ge=1, description="Send attempts before giving up.")
     notifications_send_lease_seconds: int = Field(
         default=60, ge=5, description="After this, a send left unfinished by a dead process is resumed."
+    )
+    notifications_public_url: str | None = Field(
+        default=None,
+        description="Base URL at which people and providers reach this service (unsubscribe links, "
+        "delivery-receipt callbacks, Twilio signatures); default http://HTTP_HOST:NOTIFICATIONS_PORT.",
+    )
+    notifications_quiet_hours_start: time = Field(
+        default=time(21, 0), description="Local time from which no SMS is sent (recipient's zone)."
+    )
+    notifications_quiet_hours_end: time = Field(
+        default=time(8, 0), description="Local time at which deferred SMS go out."
+    )
+    notifications_quiet_hours_urgent: UrgentOverride = Field(
+        default=UrgentOverride.BEFORE_DUE,
+        description="never, before_due (an urgent reminder goes out in quiet hours only if waiting "
+        "would bring it after the deadline) or always.",
+    )
+    notifications_phone_hash_secret: SecretStr | None = Field(
+        default=None,
+        description="Key of the HMAC of phone numbers (to match STOP replies); derived from the "
+        "master key when unset.",
+    )
+    notifications_unsubscribe_secret: SecretStr | None = Field(
+        default=None, description="Signs unsubscribe links; derived from the master key when unset."
+    )
+    notifications_sms_default_webhook_url: str = Field(
+        default="http://127.0.0.1:8025/sms",
+        description="Generic webhook used by organisations without an SMS provider of their own "
+        "(make run's SMS sink); empty: no SMS for them.",
+    )
+    notifications_sms_default_inbound_secret: SecretStr | None = Field(
+        default=None,
+        description="Shared secret of inbound calls (receipts, STOP) for organisations on the default "
+        "webhook; unset: refused.",
+    )
+    notifications_sms_timeout_seconds: float = Field(
+        default=15.0, gt=0, description="Seconds to wait for an SMS provider's answer."
     )

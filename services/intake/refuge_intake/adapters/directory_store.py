@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 from uuid import UUID
 
 from refuge_common.auth.principal import Role
@@ -48,6 +50,22 @@ async def insert_office(connection: Connection, office: Office) -> None:
     )
 
 
+async def update_office(connection: Connection, office: Office) -> None:
+    await connection.execute(
+        """UPDATE offices SET name = $2, kind = $3, timezone = $4, jurisdiction = $5
+           WHERE office_id = $1""",
+        office.office_id,
+        office.name,
+        office.kind,
+        office.timezone,
+        office.jurisdiction,
+    )
+
+
+async def close_office(connection: Connection, office_id: UUID, at: datetime) -> None:
+    await connection.execute("UPDATE offices SET closed_at = $2 WHERE office_id = $1", office_id, at)
+
+
 async def get_office(connection: Connection, office_id: UUID) -> Office | None:
     row = await connection.fetchrow(
         """SELECT office_id, tenant_id, name, kind, timezone, jurisdiction,
@@ -77,6 +95,54 @@ async def insert_staff(
         role.value,
         preferred_language,
         json.loads(contact.model_dump_json()) if contact else None,
+    )
+
+
+@dataclass(frozen=True)
+class StaffMember:
+    staff_id: UUID
+    tenant_id: UUID
+    office_id: UUID | None
+    role: Role
+    preferred_language: str
+    contact: Sealed | None
+    removed: bool
+
+
+async def get_staff(connection: Connection, staff_id: UUID, *, lock: bool = False) -> StaffMember | None:
+    row = await connection.fetchrow(
+        """SELECT staff_id, tenant_id, office_id, role, preferred_language, contact,
+                  removed_at IS NOT NULL AS removed
+           FROM staff WHERE staff_id = $1"""
+        + (" FOR UPDATE" if lock else ""),
+        staff_id,
+    )
+    if row is None:
+        return None
+    values = dict(row)
+    contact = values.pop("contact")
+    return StaffMember(
+        **{**values, "role": Role(values["role"])},
+        contact=Sealed.model_validate(contact) if contact else None,
+    )
+
+
+async def update_staff(connection: Connection, staff: StaffMember) -> None:
+    await connection.execute(
+        """UPDATE staff SET office_id = $2, role = $3, preferred_language = $4, contact = $5
+           WHERE staff_id = $1""",
+        staff.staff_id,
+        staff.office_id,
+        staff.role.value,
+        staff.preferred_language,
+        json.loads(staff.contact.model_dump_json()) if staff.contact else None,
+    )
+
+
+async def mark_staff_removed(connection: Connection, staff_id: UUID, at: datetime) -> None:
+    # The sealed contact goes with the row's key; clearing it too leaves no ciphertext behind.
+    await connection.execute(
+        "UPDATE staff SET removed_at = $2, contact = NULL WHERE staff_id = $1", staff_id, at
     )
 
 
@@ -123,3 +189,59 @@ async def find_api_key(connection: Connection, key_id: str) -> StoredApiKey | No
         expires_at=row["expires_at"],
         revoked_at=row["revoked_at"],
     )
+
+
+@dataclass(frozen=True)
+class ApiKeyInfo:
+    """What an operator may see of a key: never its secret nor the secret's hash."""
+
+    key_id: str
+    role: str
+    office_id: UUID | None
+    staff_id: UUID | None
+    label: str
+    created_at: datetime
+    expires_at: datetime | None
+    revoked_at: datetime | None
+
+
+async def list_api_keys(connection: Connection, tenant_id: UUID) -> list[ApiKeyInfo]:
+    rows = await connection.fetch(
+        """SELECT key_id, role, office_id, staff_id, label, created_at, expires_at, revoked_at
+           FROM api_keys WHERE tenant_id = $1 ORDER BY created_at, key_id""",
+        tenant_id,
+    )
+    return [ApiKeyInfo(**dict(row)) for row in rows]
+
+
+async def get_api_key_info(connection: Connection, key_id: str) -> ApiKeyInfo | None:
+    row = await connection.fetchrow(
+        """SELECT key_id, role, office_id, staff_id, label, created_at, expires_at, revoked_at
+           FROM api_keys WHERE key_id = $1""",
+        key_id,
+    )
+    return ApiKeyInfo(**dict(row)) if row else None
+
+
+async def set_api_key_expiry(connection: Connection, key_id: str, at: datetime) -> bool:
+    status = await connection.execute("UPDATE api_keys SET expires_at = $2 WHERE key_id = $1", key_id, at)
+    return _one_row(status)
+
+
+async def revoke_api_key(connection: Connection, key_id: str, at: datetime) -> bool:
+    # A second revocation keeps the time of the first: that is when access ended.
+    status = await connection.execute(
+        "UPDATE api_keys SET revoked_at = coalesce(revoked_at, $2) WHERE key_id = $1", key_id, at
+    )
+    return _one_row(status)
+
+
+async def revoke_api_keys_of_staff(connection: Connection, staff_id: UUID, at: datetime) -> int:
+    status = await connection.execute(
+        "UPDATE api_keys SET revoked_at = $2 WHERE staff_id = $1 AND revoked_at IS NULL", staff_id, at
+    )
+    return int(status.split()[-1])
+
+
+def _one_row(status: Any) -> bool:
+    return str(status).endswith(" 1")

@@ -43,10 +43,13 @@ class StoredApiKey:
     expires_at: datetime | None
     revoked_at: datetime | None
 
+    def usable(self, now: datetime) -> bool:
+        """Neither revoked nor expired at ``now``."""
+
+        return self.revoked_at is None and (self.expires_at is None or self.expires_at > now)
+
     def admits(self, secret: str, now: datetime) -> bool:
-        if self.revoked_at is not None or (self.expires_at is not None and self.expires_at <= now):
-            return False
-        return hmac.compare_digest(self.secret_hash, hash_secret(secret))
+        return self.usable(now) and hmac.compare_digest(self.secret_hash, hash_secret(secret))
 
 
 def generate() -> NewApiKey:

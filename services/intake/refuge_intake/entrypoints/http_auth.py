@@ -61,9 +61,16 @@ async def current_principal(
             issuer=ISSUER,
             options={"require": ["exp", "sub", "org", "role"]},
         )
-        return Principal.from_claims(claims)
+        principal = Principal.from_claims(claims)
     except (jwt.PyJWTError, KeyError, ValueError) as error:
         raise _unauthorized(f"invalid token: {error}") from error
+    # Other services trust a token until it expires (minutes); intake, which keeps the
+    # keys, also refuses at once the tokens of a key revoked or expired since.
+    async with request.app.state.pool().acquire() as connection:
+        stored = await directory_store.find_api_key(connection, principal.key_id)
+    if stored is None or not stored.usable(datetime.now(UTC)):
+        raise _unauthorized("the token's API key is expired or revoked")
+    return principal
 
 
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]

@@ -1,29 +1,30 @@
-"""Cases and their facts over HTTP."""
+"""Cases over HTTP: open, read with their timeline, list and search."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from typing import Any
+from datetime import date, datetime
+from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, HTTPException, Request, status
-from pydantic import AwareDatetime, BaseModel, Field, field_validator
+from fastapi import APIRouter, HTTPException, Query, Request, status
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 
-from refuge_common.contract.vocabulary import (
-    CaseType,
-    ContactChannel,
-    Decision,
-    Jurisdiction,
-    Regime,
-    Timezone,
-)
-from refuge_intake.adapters.case_store import Case
+from refuge_common.contract.vocabulary import CaseType, ContactChannel, Jurisdiction
+from refuge_common.crypto.keyring import Keyring
+from refuge_common.db.pool import Connection
+from refuge_intake.domain.case_search import DEFAULT_LIMIT, MAX_LIMIT, CaseFilters
+from refuge_intake.domain.cases import CaseStatus
+from refuge_intake.domain.normalise import InvalidField
 from refuge_intake.entrypoints.http_auth import CurrentPrincipal
+from refuge_intake.entrypoints.http_case_views import CaseView, write_once
+from refuge_intake.entrypoints.http_idempotency import Once
+from refuge_intake.entrypoints.http_litigation import LitigationRecord
+from refuge_intake.entrypoints.http_refusals import COLLECTION, READ, REFUSALS, refused
 from refuge_intake.service_layer import cases
-from refuge_intake.service_layer.errors import NotFound, Rejected
+from refuge_intake.service_layer.idempotency import Answer
 
 router = APIRouter(tags=["cases"])
-NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "no such case visible to the caller"}}
 
 
 class OpenCase(BaseModel):
@@ -35,56 +36,25 @@ class OpenCase(BaseModel):
     caseworker_id: UUID | None = Field(default=None, description="staff_id of the caseworker")
 
 
-class CaseView(BaseModel):
-    case_id: UUID
-    office_id: UUID
-    case_type: str
-    jurisdiction: str
-    channel: str
-    person_id: UUID | None
-    caseworker_id: UUID | None
-    status: str
-    opened_at: datetime
-    closed_at: datetime | None
-
-    @classmethod
-    def of(cls, case: Case) -> CaseView:
-        return cls(**{name: getattr(case, name) for name in cls.model_fields})
-
-
-class Fact(BaseModel):
+class TimelineEntry(BaseModel):
     event_id: str
     event_type: str
     data: dict[str, Any]
-    recorded_by: str
+    recorded_by: str = Field(description="the API key id that recorded it")
     recorded_at: datetime
 
 
 class CaseWithTimeline(CaseView):
-    timeline: list[Fact]
+    timeline: list[TimelineEntry] = Field(description="the case's facts in the order they were recorded")
+    litigation: LitigationRecord | None = Field(
+        default=None, description="court proceedings, when recorded (kept in intake, never published)"
+    )
 
 
-class DecisionNotified(BaseModel):
-    decision: Decision
-    notified_at: AwareDatetime = Field(description="when the decision was notified, with its offset")
-    regime: Regime | None = None
-    timezone: Timezone | None = None
-    jurisdiction: Jurisdiction | None = Field(default=None, description="defaults to the case's")
-
-    @field_validator("notified_at")
-    @classmethod
-    def not_in_future(cls, value: datetime) -> datetime:
-        if value > datetime.now(UTC):
-            raise ValueError("a decision cannot be notified in the future")
-        return value
-
-
-class RecordedFact(BaseModel):
-    event_id: str
-
-
-def _pool(request: Request) -> Any:
-    return request.app.state.pool()
+class CasePage(BaseModel):
+    items: list[CaseView] = Field(description="newest first (opened_at, then case_id)")
+    next_cursor: str | None = Field(description="pass as cursor for the next page; null on the last")
+    next: str | None = Field(description="the next page's path and query; null on the last")
 
 
 @router.post(
@@ -92,62 +62,70 @@ def _pool(request: Request) -> Any:
     status_code=status.HTTP_201_CREATED,
     response_model=CaseView,
     summary="Open a case",
-    responses={422: {"description": "invalid field"}},
+    responses=COLLECTION,
 )
-async def open_case(body: OpenCase, request: Request, principal: CurrentPrincipal) -> CaseView:
+async def open_case(
+    body: OpenCase, request: Request, principal: CurrentPrincipal, once: Once
+) -> JSONResponse:
+    async def write(connection: Connection, _keyring: Keyring) -> Answer:
+        case = await cases.open_case(connection, principal, **body.model_dump())
+        return Answer(status.HTTP_201_CREATED, CaseView.of(case).model_dump(mode="json"))
+
+    return await write_once(request, principal, once, write)
+
+
+@router.get(
+    "/cases",
+    response_model=CasePage,
+    responses=COLLECTION,
+    summary="List the cases the caller may see (a caseworker's office, a coordinator's organisation)",
+)
+async def list_cases(
+    request: Request,
+    principal: CurrentPrincipal,
+    office_id: UUID | None = None,
+    case_type: CaseType | None = None,
+    case_status: Annotated[CaseStatus | None, Query(alias="status")] = None,
+    caseworker_id: UUID | None = None,
+    opened_from: Annotated[date | None, Query(description="first local date of opening")] = None,
+    opened_to: Annotated[date | None, Query(description="last local date of opening (inclusive)")] = None,
+    cursor: Annotated[
+        str | None, Query(max_length=200, description="next_cursor of the previous page")
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
+) -> CasePage:
     try:
-        case = await cases.open_case(
-            _pool(request),
-            principal,
-            office_id=body.office_id,
-            case_type=body.case_type,
-            channel=body.channel,
-            jurisdiction=body.jurisdiction,
-            person_id=body.person_id,
-            caseworker_id=body.caseworker_id,
+        filters = CaseFilters(office_id, case_type, case_status, caseworker_id, opened_from, opened_to)
+        page, following = await cases.list_cases(
+            request.app.state.pool(), principal, filters, cursor=cursor, limit=limit
         )
-    except Rejected as error:
+    except InvalidField as error:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(error)) from error
-    return CaseView.of(case)
+    except REFUSALS as error:
+        raise refused(error) from error
+    next_cursor = following.encode() if following else None
+    next_url = None
+    if next_cursor is not None:
+        url = request.url.include_query_params(cursor=next_cursor)
+        next_url = f"{url.path}?{url.query}"
+    return CasePage(items=[CaseView.of(case) for case in page], next_cursor=next_cursor, next=next_url)
 
 
 @router.get(
     "/cases/{case_id}",
     response_model=CaseWithTimeline,
-    responses=NOT_FOUND,
-    summary="A case and its facts in the order they were recorded",
+    responses=READ,
+    summary="A case, its facts in the order they were recorded, and its court proceedings",
 )
 async def get_case(case_id: UUID, request: Request, principal: CurrentPrincipal) -> CaseWithTimeline:
     try:
-        case, facts = await cases.case_with_timeline(_pool(request), principal, case_id)
-    except NotFound as error:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, str(error)) from error
-    return CaseWithTimeline(**CaseView.of(case).model_dump(), timeline=[Fact(**f) for f in facts])
-
-
-@router.post(
-    "/cases/{case_id}/facts/decision_notified",
-    status_code=status.HTTP_201_CREATED,
-    response_model=RecordedFact,
-    responses=NOT_FOUND,
-    summary="Record a notified decision",
-)
-async def record_decision(
-    case_id: UUID, body: DecisionNotified, request: Request, principal: CurrentPrincipal
-) -> RecordedFact:
-    try:
-        event_id = await cases.record_decision(
-            _pool(request),
-            principal,
-            case_id,
-            decision=body.decision,
-            regime=body.regime,
-            notified_at=body.notified_at,
-            timezone=body.timezone,
-            jurisdiction=body.jurisdiction,
-        )
-    except NotFound as error:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, str(error)) from error
-    except Rejected as error:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(error)) from error
-    return RecordedFact(event_id=event_id)
+        found = await cases.case_record(request.app.state.pool(), principal, case_id)
+    except REFUSALS as error:
+        raise refused(error) from error
+    return CaseWithTimeline(
+        **CaseView.of(found.case).model_dump(),
+        timeline=[TimelineEntry(**fact) for fact in found.timeline],
+        litigation=LitigationRecord.of_record(found.litigation, found.developments)
+        if found.litigation
+        else None,
+    )

@@ -7,15 +7,19 @@ from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, HTTPException, Request, Response, status
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from refuge_common.contract.vocabulary import AgeBand, Gender
 from refuge_common.crypto.keyring import Keyring
+from refuge_common.db.pool import Connection
 from refuge_intake.adapters.person_store import StoredPerson
 from refuge_intake.domain.persons import Person
 from refuge_intake.entrypoints.http_auth import CurrentPrincipal
-from refuge_intake.service_layer import persons
+from refuge_intake.entrypoints.http_idempotency import Once, answered
+from refuge_intake.service_layer import idempotency, persons
 from refuge_intake.service_layer.errors import Forbidden, Gone, NotFound, Rejected
+from refuge_intake.service_layer.idempotency import Answer
 
 router = APIRouter(tags=["persons"])
 RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -154,16 +158,21 @@ REFUSALS = (Forbidden, NotFound, Gone, Rejected)
     summary="Register a person (identifying details are sealed under their own key)",
 )
 async def register_person(
-    body: RegisterPerson, request: Request, principal: CurrentPrincipal
-) -> PersonSummary:
+    body: RegisterPerson, request: Request, principal: CurrentPrincipal, once: Once
+) -> JSONResponse:
     pool, keyring = _services(request)
-    try:
-        stored = await persons.register_person(
-            pool, keyring, principal, office_id=body.office_id, changes=body.changes()
+
+    async def write(connection: Connection) -> Answer:
+        stored = await persons.register_person_in(
+            connection, keyring, principal, office_id=body.office_id, changes=body.changes()
         )
+        return Answer(status.HTTP_201_CREATED, PersonSummary.of(stored).model_dump(mode="json"))
+
+    try:
+        answer = await idempotency.run_once(pool, keyring, principal, once, write)
     except REFUSALS as error:
         raise _http_error(error) from error
-    return PersonSummary.of(stored)
+    return answered(answer)
 
 
 @router.get(
@@ -188,14 +197,23 @@ async def get_person(person_id: UUID, request: Request, principal: CurrentPrinci
     summary="Change some fields of a person (null clears one); emits person.updated",
 )
 async def update_person(
-    person_id: UUID, body: PersonFields, request: Request, principal: CurrentPrincipal
-) -> PersonView:
+    person_id: UUID, body: PersonFields, request: Request, principal: CurrentPrincipal, once: Once
+) -> JSONResponse:
     pool, keyring = _services(request)
+
+    async def write(connection: Connection) -> Answer:
+        stored, person = await persons.update_person_in(
+            connection, keyring, principal, person_id, body.changes()
+        )
+        view = PersonView.of_person(stored, person).model_dump(mode="json")
+        # The answer is the person's record: its Idempotency-Key copy is sealed under their key.
+        return Answer(status.HTTP_200_OK, view, personal_data_of=person_id)
+
     try:
-        stored, person = await persons.update_person(pool, keyring, principal, person_id, body.changes())
+        answer = await idempotency.run_once(pool, keyring, principal, once, write)
     except REFUSALS as error:
         raise _http_error(error) from error
-    return PersonView.of_person(stored, person)
+    return answered(answer)
 
 
 @router.delete(

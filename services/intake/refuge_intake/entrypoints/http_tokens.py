@@ -30,8 +30,9 @@ class TokenResponse(BaseModel):
 )
 async def issue_token(
     request: Request,
-    grant_type: Annotated[str, Form(description="must be client_credentials")],
-    client_secret: Annotated[str, Form(description="the API key")],
+    # min_length: an empty form field reads as a missing one (422), which the document must say.
+    grant_type: Annotated[str, Form(min_length=1, description="must be client_credentials")],
+    client_secret: Annotated[str, Form(min_length=1, description="the API key")],
 ) -> TokenResponse:
     if grant_type != "client_credentials":
         raise HTTPException(status.HTTP_400_BAD_REQUEST, "grant_type: only client_credentials is supported")

@@ -21,3 +21,7 @@ class Forbidden(PermissionError):
 
 class Gone(LookupError):
     """The record existed and was erased: nothing of it can be returned."""
+
+
+class Conflict(Rejected):
+    """Well-formed, but the record's current state refuses it (a closed case...); names the field."""

@@ -61,6 +61,20 @@ async def register_person(
     office_id: UUID | None,
     changes: Mapping[str, Any],
 ) -> StoredPerson:
+    async with tenant_transaction(pool, principal.organisation_id) as connection:
+        return await register_person_in(connection, keyring, principal, office_id=office_id, changes=changes)
+
+
+async def register_person_in(
+    connection: Connection,
+    keyring: Keyring,
+    principal: Principal,
+    *,
+    office_id: UUID | None,
+    changes: Mapping[str, Any],
+) -> StoredPerson:
+    """:func:`register_person` in the caller's tenant transaction (one with its Idempotency-Key)."""
+
     _require(principal, READERS, "register persons")
     tenant = principal.organisation_id
     office_id = office_id or principal.office_id
@@ -68,30 +82,29 @@ async def register_person(
         raise Rejected("office_id", "required for a key that is not bound to an office")
     if principal.role is Role.CASEWORKER and principal.office_id not in (None, office_id):
         raise Rejected("office_id", "a caseworker registers persons in their own office")
-    async with tenant_transaction(pool, tenant) as connection:
-        office = await directory_store.get_office(connection, office_id)
-        if office is None:
-            raise Rejected("office_id", "no such office")
-        if office.closed:
-            raise Rejected("office_id", "the office is closed")
-        person = _apply(Person(), changes, office)
-        person_id = uuid.uuid4()
-        # The key is created in this transaction: no person without a key, no key without a person.
-        key = await keyring.create(connection, person_id, tenant)
-        now = datetime.now(UTC)
-        stored = StoredPerson(
-            person_id=person_id,
-            tenant_id=tenant,
-            office_id=office_id,
-            **_clear(person, office),
-            personal_data=seal(key, person_id, person.personal_data()),
-            registered_at=now,
-            updated_at=now,
-            erased_at=None,
-        )
-        await person_store.insert_person(connection, stored, registered_by=principal.key_id)
-        await audit_log.record(connection, principal, person_id, Access.CREATE)
-        await add_to_outbox(connection, [new_event(SOURCE, PersonRegistered(**_state(stored)), tenant)])
+    office = await directory_store.get_office(connection, office_id)
+    if office is None:
+        raise Rejected("office_id", "no such office")
+    if office.closed:
+        raise Rejected("office_id", "the office is closed")
+    person = _apply(Person(), changes, office)
+    person_id = uuid.uuid4()
+    # The key is created in this transaction: no person without a key, no key without a person.
+    key = await keyring.create(connection, person_id, tenant)
+    now = datetime.now(UTC)
+    stored = StoredPerson(
+        person_id=person_id,
+        tenant_id=tenant,
+        office_id=office_id,
+        **_clear(person, office),
+        personal_data=seal(key, person_id, person.personal_data()),
+        registered_at=now,
+        updated_at=now,
+        erased_at=None,
+    )
+    await person_store.insert_person(connection, stored, registered_by=principal.key_id)
+    await audit_log.record(connection, principal, person_id, Access.CREATE)
+    await add_to_outbox(connection, [new_event(SOURCE, PersonRegistered(**_state(stored)), tenant)])
     return stored
 
 
@@ -113,26 +126,38 @@ async def update_person(
     person_id: UUID,
     changes: Mapping[str, Any],
 ) -> tuple[StoredPerson, Person]:
-    _require(principal, READERS, "change personal data")
     async with tenant_transaction(pool, principal.organisation_id) as connection:
-        stored = _visible(principal, person_id, await person_store.lock_person(connection, person_id))
-        key, current = await _open(connection, keyring, stored)
-        office = await directory_store.get_office(connection, stored.office_id)
-        assert office is not None, "persons.office_id references offices"
-        person = _apply(current, changes, office)
-        # Recomputed on every update: the event carries the full state, age band included.
-        clear = _clear(person, office)
-        if person != current or clear != stored.clear():
-            stored = dataclasses.replace(
-                stored,
-                **clear,
-                personal_data=seal(key, person_id, person.personal_data()),
-                updated_at=datetime.now(UTC),
-            )
-            await person_store.update_person(connection, stored)
-            event = PersonUpdated(**_state(stored))
-            await add_to_outbox(connection, [new_event(SOURCE, event, principal.organisation_id)])
-        await audit_log.record(connection, principal, person_id, Access.UPDATE)
+        return await update_person_in(connection, keyring, principal, person_id, changes)
+
+
+async def update_person_in(
+    connection: Connection,
+    keyring: Keyring,
+    principal: Principal,
+    person_id: UUID,
+    changes: Mapping[str, Any],
+) -> tuple[StoredPerson, Person]:
+    """:func:`update_person` in the caller's tenant transaction (one with its Idempotency-Key)."""
+
+    _require(principal, READERS, "change personal data")
+    stored = _visible(principal, person_id, await person_store.lock_person(connection, person_id))
+    key, current = await _open(connection, keyring, stored)
+    office = await directory_store.get_office(connection, stored.office_id)
+    assert office is not None, "persons.office_id references offices"
+    person = _apply(current, changes, office)
+    # Recomputed on every update: the event carries the full state, age band included.
+    clear = _clear(person, office)
+    if person != current or clear != stored.clear():
+        stored = dataclasses.replace(
+            stored,
+            **clear,
+            personal_data=seal(key, person_id, person.personal_data()),
+            updated_at=datetime.now(UTC),
+        )
+        await person_store.update_person(connection, stored)
+        event = PersonUpdated(**_state(stored))
+        await add_to_outbox(connection, [new_event(SOURCE, event, principal.organisation_id)])
+    await audit_log.record(connection, principal, person_id, Access.UPDATE)
     return stored, person
 
 

@@ -121,6 +121,20 @@ class Intake:
         assert arrived(found), f"no {event_type} published for {person_id}"
         return found
 
+    async def case_records(self, case_id: str, count: int) -> list[ConsumerRecord[Any, Any]]:
+        """The records of ``refuge.cases.v1`` about one case, once at least ``count`` are there."""
+
+        def about(records: list[ConsumerRecord[Any, Any]]) -> list[ConsumerRecord[Any, Any]]:
+            return [r for r in records if r.key == case_id.encode()]
+
+        deadline = time.monotonic() + 20
+        while await self.pool.fetchval("SELECT count(*) FROM outbox WHERE key = $1", case_id.encode()):
+            assert time.monotonic() < deadline, f"the relay did not publish the events of {case_id}"
+            await asyncio.sleep(0.05)
+        found = about(await self.read_topic(topics.CASES, until=lambda records: len(about(records)) >= count))
+        assert len(found) >= count, f"{len(found)} events published for {case_id}, expected {count}"
+        return found
+
 
 async def _onboard(app: object, name: str) -> Org:
     pool = app.state.pool()  # type: ignore[attr-defined]

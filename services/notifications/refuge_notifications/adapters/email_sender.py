@@ -3,34 +3,33 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Awaitable, Callable
+from email.headerregistry import Address
 from email.message import EmailMessage
-from email.utils import formatdate
+from email.utils import formatdate, getaddresses
 from typing import Any
 
 import aiosmtplib
 
+from refuge_notifications.adapters.outcomes import (
+    BeforeSend,
+    ClaimLost,
+    OutcomeUnknown,
+    PermanentFailure,
+    TemporaryFailure,
+)
 from refuge_notifications.domain.rendering import RenderedEmail
 
-
-class TemporaryFailure(Exception):
-    """The provider may accept the message later (connection refused, 4xx)."""
-
-
-class PermanentFailure(Exception):
-    """The provider will never accept this message (5xx, bad address)."""
-
-
-class OutcomeUnknown(Exception):
-    """The connection broke after the message was handed over and before the server's reply:
-    it may or may not have been accepted. Sending again could deliver it twice."""
+__all__ = [
+    "BeforeData",
+    "ClaimLost",
+    "OutcomeUnknown",
+    "PermanentFailure",
+    "SmtpSender",
+    "TemporaryFailure",
+]
 
 
-class ClaimLost(Exception):
-    """``before_data`` said no: this sender may no longer send the message. Nothing was sent."""
-
-
-BeforeData = Callable[[], Awaitable[bool]]
+BeforeData = BeforeSend
 
 
 class _DataPhaseAwareSMTP(aiosmtplib.SMTP):
@@ -77,17 +76,35 @@ class SmtpSender:
         }
         self._sender = sender
 
-    def build(self, recipient: str, rendered: RenderedEmail, idempotency_key: str) -> EmailMessage:
+    def build(
+        self,
+        recipient: str,
+        rendered: RenderedEmail,
+        idempotency_key: str,
+        *,
+        sender_name: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> EmailMessage:
+        """The message; ``sender_name`` replaces the From display name (the organisation's
+        name, so that a beneficiary sees who writes), ``headers`` are added as they are."""
+
         message = EmailMessage()
-        message["From"] = self._sender
+        if sender_name:
+            address = getaddresses([self._sender])[0][1]
+            message["From"] = Address(display_name=sender_name, addr_spec=address)
+        else:
+            message["From"] = self._sender
         message["To"] = recipient
         message["Subject"] = rendered.subject
         message["Date"] = formatdate(localtime=False)
         # The same key gives the same Message-ID: a resend after a crash is recognisable.
         message["Message-ID"] = f"<{idempotency_key}@refuge.notifications>"
-        message["Content-Language"] = rendered.language
+        for name, value in (headers or {}).items():
+            message[name] = value
         message.set_content(rendered.text)
         message.add_alternative(rendered.html, subtype="html")
+        # After the parts exist: making it multipart moves Content-* headers into the first part.
+        message["Content-Language"] = rendered.language
         return message
 
     async def send(self, message: EmailMessage, before_data: BeforeData | None = None) -> None:

@@ -1,6 +1,15 @@
 """Messages in the recipient's language, dates in their locale and time zone.
 
-Templates are jinja2 files per kind and language; dates are formatted by babel.
+Templates are jinja2 files per kind and language (all wording lives in them, including
+the purpose phrases of beneficiary reminders in ``beneficiary_phrases.<lang>.j2``);
+dates are formatted by babel with the recipient's full locale when babel knows it
+(``ar-SY`` writes "نيسان", ``ar`` "أبريل").
+
+SMS bodies must fit in two segments (``sms_length``). When the full wording does not,
+the short then the minimal variant of the template are tried, then all three again with
+the organisation's name shortened to 20 characters;
+a body that still does not fit is refused (:class:`SmsTooLong`), never cut: a cut message
+may lose the date or the STOP instruction.
 """
 
 from __future__ import annotations
@@ -9,15 +18,27 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from babel import Locale, UnknownLocaleError
 from babel.dates import format_datetime
 from jinja2 import Environment, PackageLoader, StrictUndefined, TemplateNotFound, select_autoescape
 
-LANGUAGES = ("fr", "en")
+from refuge_notifications.domain.sms_length import fold_typography, measure
+
+LANGUAGES = ("fr", "en", "es", "ar")
+RTL_LANGUAGES = frozenset({"ar"})
 FALLBACK_LANGUAGE = "en"
 # babel's "full" time carries seconds and the zone's long name; people read these.
 DATETIME_PATTERNS = {
     "fr": "EEEE d MMMM y 'à' H 'h' mm",
     "en": "EEEE, MMMM d, y 'at' h:mm a",
+    "es": "EEEE d 'de' MMMM 'de' y, H:mm",
+    "ar": "EEEE d MMMM y، 'الساعة' HH:mm",
+}
+DATE_PATTERNS = {
+    "fr": "EEEE d MMMM y",
+    "en": "EEEE, MMMM d, y",
+    "es": "EEEE d 'de' MMMM 'de' y",
+    "ar": "EEEE d MMMM y",
 }
 PURPOSE_LABELS = {
     "fr": {
@@ -27,6 +48,10 @@ PURPOSE_LABELS = {
     },
     "en": {"appeal": "appeal", "hearing": "hearing", "legal_aid_request": "legal aid request"},
 }
+# Wordings of an SMS, longest first; the minimal one keeps the purpose, the date and "STOP".
+SMS_VARIANTS = ("sms", "sms_short", "sms_minimal")
+# The shortest an organisation's name may become to make an SMS fit.
+SHORT_NAME_LENGTH = 20
 
 _environment = Environment(
     loader=PackageLoader("refuge_notifications", "templates"),
@@ -34,6 +59,15 @@ _environment = Environment(
     undefined=StrictUndefined,
     keep_trailing_newline=True,
 )
+# A sentence starts with a capital, without lowering the rest ("Tuesday" stays).
+_environment.filters["upper_first"] = lambda text: str(text)[:1].upper() + str(text)[1:]
+# RIGHT-TO-LEFT MARK: an Arabic text that starts with a Latin name (the organisation's)
+# still reads right to left.
+_environment.globals["rlm"] = "\u200f"
+
+
+class SmsTooLong(ValueError):
+    """Even the short wording with a shortened sender name exceeds two segments."""
 
 
 @dataclass(frozen=True)
@@ -49,9 +83,42 @@ def language_for(preferred: str | None, fallback: str = FALLBACK_LANGUAGE) -> st
     return primary if primary in LANGUAGES else fallback
 
 
-def format_instant(instant: datetime, timezone: str, language: str) -> str:
-    pattern = DATETIME_PATTERNS.get(language, DATETIME_PATTERNS[FALLBACK_LANGUAGE])
-    return format_datetime(instant, pattern, tzinfo=ZoneInfo(timezone), locale=language)
+@dataclass(frozen=True)
+class Language:
+    """The template language and the babel locale to write dates with."""
+
+    code: str
+    locale: str
+
+    @property
+    def direction(self) -> str:
+        return "rtl" if self.code in RTL_LANGUAGES else "ltr"
+
+
+def beneficiary_language(preferred: str | None, organisation_default: str | None) -> Language:
+    """The person's language if there are templates in it, else their organisation's,
+    else English; dates in the person's full locale when it is that language."""
+
+    for tag in (preferred, organisation_default):
+        code = (tag or "").split("-")[0].lower()
+        if code in LANGUAGES:
+            return Language(code, _babel_locale(tag or code, code))
+    return Language(FALLBACK_LANGUAGE, FALLBACK_LANGUAGE)
+
+
+def _babel_locale(tag: str, code: str) -> str:
+    try:
+        return str(Locale.parse(tag, sep="-"))
+    except (UnknownLocaleError, ValueError, TypeError):
+        return code
+
+
+def format_instant(
+    instant: datetime, timezone: str, language: str, *, locale: str | None = None, with_time: bool = True
+) -> str:
+    patterns = DATETIME_PATTERNS if with_time else DATE_PATTERNS
+    pattern = patterns.get(language, patterns[FALLBACK_LANGUAGE])
+    return format_datetime(instant, pattern, tzinfo=ZoneInfo(timezone), locale=locale or language)
 
 
 def render_email(template: str, language: str, context: dict[str, object]) -> RenderedEmail:
@@ -64,4 +131,36 @@ def render_email(template: str, language: str, context: dict[str, object]) -> Re
         if language == FALLBACK_LANGUAGE:
             raise
         return render_email(template, FALLBACK_LANGUAGE, context)
-    return RenderedEmail(subject=parts[0].strip(), text=parts[1], html=parts[2], language=language)
+    subject = " ".join(parts[0].split())
+    return RenderedEmail(subject=subject, text=parts[1], html=parts[2], language=language)
+
+
+def render_page(template: str, language: str, context: dict[str, object]) -> str:
+    """An HTML page shown to a recipient (the unsubscribe pages), in their language."""
+
+    code = language if language in LANGUAGES else FALLBACK_LANGUAGE
+    return _environment.get_template(f"{template}.{code}.html.j2").render(**context)
+
+
+def shortened_names(name: str) -> list[str]:
+    """The organisation's name, then shorter forms of it, to make an SMS fit."""
+
+    names = [name]
+    if len(name) > SHORT_NAME_LENGTH:
+        names.append(name[: SHORT_NAME_LENGTH - 1].rstrip(" '-,.") + ".")
+    return names
+
+
+def render_sms(template: str, language: str, context: dict[str, object]) -> str:
+    """The SMS body in at most two segments (see the module's docstring)."""
+
+    organisation = str(context["organisation"])
+    for name in shortened_names(organisation):
+        for variant in SMS_VARIANTS:
+            rendered = _environment.get_template(f"{template}.{language}.{variant}.j2").render(
+                **{**context, "organisation": name}
+            )
+            body = " ".join(fold_typography(rendered).split())
+            if measure(body).fits:
+                return body
+    raise SmsTooLong(f"{template}.{language} exceeds two segments")

@@ -1,0 +1,1 @@
+"""``refuge``: the operators' command line. It shows streams, lag and dead letters, never personal data."""

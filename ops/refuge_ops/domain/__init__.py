@@ -1,0 +1,1 @@
+"""Pure decoding and formatting: records in, text out, no I/O."""

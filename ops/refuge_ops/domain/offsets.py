@@ -1,0 +1,90 @@
+"""Partitions, end offsets, committed offsets and lag, and the tables that show them."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class PartitionOffsets:
+    topic: str
+    partition: int
+    begin: int
+    end: int
+    reported_end: int
+    """What ListOffsets(latest) answered; ``end`` may be higher once the last batch is read."""
+
+    @property
+    def undercounted(self) -> bool:
+        return self.end > self.reported_end
+
+
+@dataclass(frozen=True)
+class GroupPartition:
+    topic: str
+    partition: int
+    committed: int
+    end: int
+
+    @property
+    def lag(self) -> int:
+        return max(0, self.end - self.committed)
+
+
+@dataclass(frozen=True)
+class GroupView:
+    group: str
+    state: str
+    members: int | None
+    partitions: tuple[GroupPartition, ...]
+    known: bool = True
+
+    @property
+    def total_lag(self) -> int:
+        return sum(p.lag for p in self.partitions)
+
+
+def table(header: Sequence[str], rows: Sequence[Sequence[object]], indent: str = "") -> list[str]:
+    """Left-aligned columns, two spaces apart; numbers right-aligned."""
+
+    cells = [list(header)] + [[str(cell) for cell in row] for row in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
+    numeric = [all(isinstance(row[i], int) for row in rows) and bool(rows) for i in range(len(header))]
+    lines = []
+    for row in cells:
+        parts = [
+            cell.rjust(width) if numeric[i] else cell.ljust(width)
+            for i, (cell, width) in enumerate(zip(row, widths, strict=True))
+        ]
+        lines.append(indent + "  ".join(parts).rstrip())
+    return lines
+
+
+def topics_table(partitions: Sequence[PartitionOffsets]) -> list[str]:
+    rows = [
+        (p.topic, p.partition, p.begin, p.end, "*" if p.undercounted else "")
+        for p in sorted(partitions, key=lambda p: (p.topic, p.partition))
+    ]
+    lines = table(("TOPIC", "PARTITION", "BEGIN", "END", ""), rows)
+    if any(p.undercounted for p in partitions):
+        lines.append(
+            "* the broker's ListOffsets answer was lower; END is the high watermark of a fetch "
+            "of the last batch (see docs/runbook.md)"
+        )
+    return lines
+
+
+def group_lines(view: GroupView) -> list[str]:
+    members = "?" if view.members is None else str(view.members)
+    if not view.known:
+        head = f"group {view.group}  (not listed by the broker)"
+    else:
+        head = f"group {view.group}  state={view.state or '?'}  members={members}  lag={view.total_lag}"
+    if not view.partitions:
+        return [head, "  no committed offsets"]
+    rows = [
+        (p.topic, p.partition, p.committed, p.end, p.lag)
+        for p in sorted(view.partitions, key=lambda p: (p.topic, p.partition))
+    ]
+    return [head, *table(("TOPIC", "PARTITION", "COMMITTED", "END", "LAG"), rows, indent="  ")]

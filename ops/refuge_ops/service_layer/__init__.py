@@ -1,0 +1,1 @@
+"""What each command does, over a broker gateway and the pure domain."""

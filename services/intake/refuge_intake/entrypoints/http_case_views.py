@@ -1,0 +1,121 @@
+"""What the case endpoints share: their answers, fact bodies, and how a write runs (once per key)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Annotated, Any, Generic, TypeVar
+from uuid import UUID
+
+from fastapi import APIRouter, Request, status
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from refuge_common.auth.principal import Principal
+from refuge_common.contract.base import EventData
+from refuge_common.contract.vocabulary import CaseOutcome, CaseType, ContactChannel
+from refuge_common.crypto.keyring import Keyring
+from refuge_common.db.pool import Connection
+from refuge_intake.adapters.case_store import Case
+from refuge_intake.domain.cases import CaseStatus
+from refuge_intake.domain.idempotency import IdempotentRequest
+from refuge_intake.entrypoints.http_idempotency import answered, services
+from refuge_intake.entrypoints.http_refusals import REFUSALS, WRITE, refused
+from refuge_intake.service_layer import idempotency
+from refuge_intake.service_layer.cases import Recorded
+from refuge_intake.service_layer.idempotency import Answer
+
+
+class CaseView(BaseModel):
+    case_id: UUID
+    office_id: UUID = Field(description="the office that holds the case (changed by a transfer)")
+    case_type: CaseType
+    jurisdiction: str
+    channel: ContactChannel
+    person_id: UUID | None
+    caseworker_id: UUID | None
+    status: CaseStatus
+    opened_at: datetime
+    closed_at: datetime | None
+    outcome: CaseOutcome | None = Field(default=None, description="set when the case is closed")
+    detained_since: datetime | None = Field(default=None, description="an ongoing detention's start")
+
+    @classmethod
+    def of(cls, case: Case) -> CaseView:
+        return cls(**{name: getattr(case, name) for name in cls.model_fields})
+
+
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Endpoint = Callable[..., Any]
+D = TypeVar("D", bound=EventData)
+
+
+class Body(BaseModel):
+    """A fact's request body: an unknown field is refused, not ignored (it is likely a typo)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class RecordedFact(BaseModel, Generic[D]):
+    """The fact as it was published (``data``), and the case as it left it."""
+
+    event_id: str = Field(description="the CloudEvent id (with source /refuge/intake)")
+    event_type: str
+    data: D
+    case: CaseView
+
+    @staticmethod
+    def body(recorded: Recorded) -> dict[str, Any]:
+        # Built by hand: a field typed by a base class would serialise the base's fields only.
+        return {
+            "event_id": recorded.event_id,
+            "event_type": recorded.data.TYPE,
+            "data": recorded.data.model_dump(mode="json"),
+            "case": CaseView.of(recorded.case).model_dump(mode="json"),
+        }
+
+
+Write = Callable[[Connection, Keyring], Awaitable[Answer]]
+Fact = Callable[[Connection, Keyring], Awaitable[Recorded]]
+
+
+async def write_once(
+    request: Request, principal: Principal, once: IdempotentRequest | None, write: Write
+) -> JSONResponse:
+    """Run a write in one tenant transaction, once per Idempotency-Key, and answer it."""
+
+    pool, keyring = services(request)
+
+    async def in_transaction(connection: Connection) -> Answer:
+        return await write(connection, keyring)
+
+    try:
+        answer = await idempotency.run_once(pool, keyring, principal, once, in_transaction)
+    except REFUSALS as error:
+        raise refused(error) from error
+    return answered(answer)
+
+
+async def record_fact(
+    request: Request, principal: Principal, once: IdempotentRequest | None, fact: Fact
+) -> JSONResponse:
+    """A fact endpoint's write: 201 with the fact and the case as it left it."""
+
+    async def write(connection: Connection, keyring: Keyring) -> Answer:
+        return Answer(201, RecordedFact.body(await fact(connection, keyring)))
+
+    return await write_once(request, principal, once, write)
+
+
+def fact_route(
+    router: APIRouter, fact: str, data: type[EventData], summary: str
+) -> Callable[[Endpoint], Endpoint]:
+    """POST /cases/{case_id}/facts/<fact>, documented with the event it publishes."""
+
+    return router.post(
+        f"/cases/{{case_id}}/facts/{fact}",
+        status_code=status.HTTP_201_CREATED,
+        response_model=RecordedFact[data],  # type: ignore[valid-type]
+        responses=WRITE,
+        summary=summary,
+    )
