@@ -21,6 +21,7 @@ from refuge_intake.domain.cases import CaseStatus
 from refuge_intake.domain.idempotency import IdempotentRequest
 from refuge_intake.entrypoints.http_idempotency import answered, services
 from refuge_intake.entrypoints.http_refusals import REFUSALS, WRITE, refused
+from refuge_intake.entrypoints.http_text import StorableModel
 from refuge_intake.service_layer import idempotency
 from refuge_intake.service_layer.cases import Recorded
 from refuge_intake.service_layer.idempotency import Answer
@@ -50,7 +51,7 @@ Endpoint = Callable[..., Any]
 D = TypeVar("D", bound=EventData)
 
 
-class Body(BaseModel):
+class Body(StorableModel):
     """A fact's request body: an unknown field is refused, not ignored (it is likely a typo)."""
 
     model_config = ConfigDict(extra="forbid")

@@ -21,13 +21,14 @@ from refuge_intake.entrypoints.http_case_views import CaseView, write_once
 from refuge_intake.entrypoints.http_idempotency import Once
 from refuge_intake.entrypoints.http_litigation import LitigationRecord
 from refuge_intake.entrypoints.http_refusals import COLLECTION, READ, REFUSALS, refused
+from refuge_intake.entrypoints.http_text import StorableModel
 from refuge_intake.service_layer import cases
 from refuge_intake.service_layer.idempotency import Answer
 
 router = APIRouter(tags=["cases"])
 
 
-class OpenCase(BaseModel):
+class OpenCase(StorableModel):
     case_type: CaseType
     channel: ContactChannel = Field(description="how the person first reached the office")
     office_id: UUID | None = Field(default=None, description="defaults to the caller's office")

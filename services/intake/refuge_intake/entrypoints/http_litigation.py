@@ -13,7 +13,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Request, status
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import ConfigDict, Field, StringConstraints
 
 from refuge_common.crypto.keyring import Keyring
 from refuge_common.db.pool import Connection
@@ -22,6 +22,7 @@ from refuge_intake.entrypoints.http_auth import CurrentPrincipal
 from refuge_intake.entrypoints.http_case_views import write_once
 from refuge_intake.entrypoints.http_idempotency import Once
 from refuge_intake.entrypoints.http_refusals import WRITE
+from refuge_intake.entrypoints.http_text import StorableModel
 from refuge_intake.service_layer import litigation
 from refuge_intake.service_layer.idempotency import Answer
 
@@ -30,7 +31,7 @@ router = APIRouter(tags=["litigation"])
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 
 
-class CounselIn(BaseModel):
+class CounselIn(StorableModel):
     model_config = ConfigDict(extra="forbid")
 
     name: Text
@@ -38,7 +39,7 @@ class CounselIn(BaseModel):
     organisation: Text | None = None
 
 
-class LitigationIn(BaseModel):
+class LitigationIn(StorableModel):
     model_config = ConfigDict(extra="forbid")
 
     court: Text = Field(description="e.g. U.S. District Court for the District of Columbia")
@@ -59,7 +60,7 @@ class LitigationIn(BaseModel):
         )
 
 
-class DevelopmentIn(BaseModel):
+class DevelopmentIn(StorableModel):
     model_config = ConfigDict(extra="forbid")
 
     occurred_on: date

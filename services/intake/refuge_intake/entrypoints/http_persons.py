@@ -17,6 +17,7 @@ from refuge_intake.adapters.person_store import StoredPerson
 from refuge_intake.domain.persons import Person
 from refuge_intake.entrypoints.http_auth import CurrentPrincipal
 from refuge_intake.entrypoints.http_idempotency import Once, answered
+from refuge_intake.entrypoints.http_text import StorableModel
 from refuge_intake.service_layer import idempotency, persons
 from refuge_intake.service_layer.errors import Forbidden, Gone, NotFound, Rejected
 from refuge_intake.service_layer.idempotency import Answer
@@ -36,7 +37,7 @@ PostalCode = Annotated[str, StringConstraints(strip_whitespace=True, min_length=
 City = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 
 
-class PostalAddress(BaseModel):
+class PostalAddress(StorableModel):
     model_config = ConfigDict(extra="forbid")
 
     lines: list[AddressLine] = Field(min_length=1, max_length=4, description="street, building, ...")
@@ -45,7 +46,7 @@ class PostalAddress(BaseModel):
     country: str = Field(max_length=2, description="ISO 3166-1 alpha-2")
 
 
-class PersonFields(BaseModel):
+class PersonFields(StorableModel):
     """Every field a caseworker may give; on PATCH, those present are changed (null clears)."""
 
     model_config = ConfigDict(extra="forbid")

@@ -1,13 +1,15 @@
 """Every route of intake, generated from its OpenAPI document, against another tenant's records.
 
-For each authenticated operation, fresh records of organisation A are made (a person, a
-case of theirs with a fact and a hearing, besides A's offices and staff); the operation's path parameters,
-and the id fields of its query and body, are filled with A's ids. Then every role of
-organisation B (and A's caseworker of another office) tries it. None may succeed, and
-the answer must be the one the same caller gets for ids that exist nowhere: a 404 (or
-a role's 403, a validation 422) that says nothing about A. Without credentials it is a
-401. Last, one of A's own callers sends the very same request and must succeed, so that
-a refusal above cannot come from a request that was malformed anyway.
+For each authenticated operation, fresh records of organisation A are made (a person and
+a case of theirs with a fact and a hearing, besides A's offices and staff); the
+operation's path parameters, and the id fields of its query and body, are filled with A's
+ids. Then every role of organisation B (and A's caseworker of another office) tries it.
+None may succeed, and the answer must be the one the same caller gets for ids that exist
+nowhere: a 404 (or a role's 403, a validation 422) that says nothing about A. Without
+credentials it is a 401. Then one of A's own callers sends the very same request and must
+succeed, so that a refusal above cannot come from a request that was malformed anyway;
+where the operation takes an Idempotency-Key, A sends one, and B's callers then send the
+same key, which must not replay A's answer.
 
 A route added later is picked up from the document. A path parameter this test cannot
 fill, or a request its owner does not accept, fails the test with what to teach it.
@@ -486,7 +488,14 @@ async def _owner_accepts(intake: Intake, operation: Operation, probe: Probe) -> 
     )
     key = str(uuid.uuid4()) if takes_key else None
     answers = []
-    for credential in (intake.a.org_admin_key, intake.a.coordinator_key, intake.a.caseworker_key):
+    a = intake.a
+    for credential in (
+        a.org_admin_key,
+        a.coordinator_key,
+        a.caseworker_key,
+        a.operator_key,
+        a.integrator_key,
+    ):
         response = await probe.with_key(key).send(intake.client, credential)
         if 200 <= response.status_code < 300:
             return key
