@@ -11,11 +11,21 @@ from e2e_stack import Stack
 
 from refuge_devstack.mail_sink import MailSink
 from refuge_devstack.ports import free_port
+from refuge_devstack.pytest_plugin import throwaway_database
 from refuge_devstack.stack import SERVICES, ensure_secrets, migrate_all, service_processes
 
 
 @pytest.fixture(scope="session")
 def stack(
+    kafka_bootstrap_servers: str, tmp_path_factory: pytest.TempPathFactory, artifacts_dir: Path
+) -> Iterator[Stack]:
+    # A database of its own: the session's database holds the other tests' rows and keyring,
+    # whose keys are wrapped under other master keys than the stack's.
+    with throwaway_database("refuge_e2e") as database_url:
+        yield from _run_stack(kafka_bootstrap_servers, database_url, tmp_path_factory, artifacts_dir)
+
+
+def _run_stack(
     kafka_bootstrap_servers: str,
     database_url: str,
     tmp_path_factory: pytest.TempPathFactory,

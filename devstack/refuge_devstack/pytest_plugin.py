@@ -10,6 +10,7 @@ With ``CI=true`` a missing broker or database fails the run instead of skipping.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import uuid
 from collections.abc import Iterator
@@ -81,12 +82,12 @@ async def _drop_database(server_url: str, name: str) -> None:
         await connection.close()
 
 
-@pytest.fixture(scope="session")
-def database_url() -> Iterator[str]:
-    """Owner URL of a fresh, empty database for this test session."""
+@contextlib.contextmanager
+def throwaway_database(prefix: str = "refuge_test") -> Iterator[str]:
+    """Owner URL of a fresh, empty database, dropped on exit (connections and all)."""
 
     server = os.environ.get("DATABASE_URL", DEFAULT_DATABASE_URL)
-    name = f"refuge_test_{uuid.uuid4().hex[:12]}"
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
     try:
         asyncio.run(_create_database(server, name))
     except Exception as error:
@@ -95,6 +96,14 @@ def database_url() -> Iterator[str]:
         yield with_database(server, name)
     finally:
         asyncio.run(_drop_database(server, name))
+
+
+@pytest.fixture(scope="session")
+def database_url() -> Iterator[str]:
+    """Owner URL of a fresh, empty database for this test session."""
+
+    with throwaway_database() as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

@@ -42,6 +42,7 @@ from refuge_common.crypto.keyring import Keyring
 from refuge_common.crypto.sealing import UnreadableData, open_sealed
 from refuge_common.db.pool import tenant_transaction
 from refuge_common.db.wakeup import Wakeup
+from refuge_common.messaging.consumer import describe_failure
 from refuge_common.messaging.outbox import add_to_outbox
 from refuge_common.observability.logging import get_logger
 from refuge_common.presentation import case_reference
@@ -166,7 +167,16 @@ class Dispatcher:
                 )
                 # Sequential on purpose for now: one provider conversation at a time.
                 for row in claimed:
-                    await self._deliver(pool, row)
+                    try:
+                        await self._deliver(pool, row)
+                    except Exception as error:  # one delivery must not stop the others
+                        # Its claim lapses and it is tried again (or, if it was sending, settled
+                        # unknown); the rest of the batch and every other tenant go on.
+                        log.error(
+                            "delivery_crashed",
+                            delivery_id=str(row["delivery_id"]),
+                            error=describe_failure(error),
+                        )
                 if len(claimed) >= self._batch_size:
                     continue
                 await wakeup.wait(await self._until_next(pool))
@@ -192,6 +202,13 @@ class Dispatcher:
             return
         except NotYet as error:
             await self._retry_or_fail(pool, row, attempts, str(error), FailureReason.NO_CONTACT_DETAILS)
+            return
+        except Exception as error:  # nothing was sent: retrying is safe
+            # A key that no longer unwraps, a row that no longer parses: retried with backoff,
+            # then failed, instead of stopping the dispatcher for every tenant.
+            detail = describe_failure(error)
+            log.error("delivery_compose_failed", delivery_id=str(row["delivery_id"]), error=detail)
+            await self._retry_or_fail(pool, row, attempts, detail, FailureReason.OTHER)
             return
 
         # The send's lease outlives the provider exchange, so that no other dispatcher
