@@ -20,7 +20,7 @@ from pathlib import Path
 
 from bench.common import Row, cpu_yardstick, machine_facts
 
-BENCHMARKS = ("outbox_relay", "consumer_apply", "skeleton_latency")
+BENCHMARKS = ("outbox_relay", "consumer_apply", "skeleton_latency", "intake_write")
 RESULTS = Path(__file__).parent / "results"
 
 
