@@ -10,6 +10,7 @@ With ``CI=true`` a missing broker or database fails the run instead of skipping.
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import os
 import uuid
@@ -96,6 +97,15 @@ def throwaway_database(prefix: str = "refuge_test") -> Iterator[str]:
         yield with_database(server, name)
     finally:
         asyncio.run(_drop_database(server, name))
+
+
+@pytest.fixture(scope="session")
+def master_key() -> str:
+    """One master key (REFUGE_MASTER_KEY) for every in-process service of the session: they
+    share the session's database and so its keyring, and a key wrapped under another master
+    key does not unwrap (their events would be dead-lettered, slowly, by every other test)."""
+
+    return base64.b64encode(os.urandom(32)).decode()
 
 
 @pytest.fixture(scope="session")

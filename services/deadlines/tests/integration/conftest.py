@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
-import os
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -141,7 +139,7 @@ def issuer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalIssuer]:
 
 @pytest.fixture(scope="module")
 async def deadlines(
-    kafka_bootstrap_servers: str, database_url: str, issuer: LocalIssuer
+    kafka_bootstrap_servers: str, database_url: str, issuer: LocalIssuer, master_key: str
 ) -> AsyncIterator[Deadlines]:
     settings = DeadlinesSettings(
         kafka_bootstrap_servers=kafka_bootstrap_servers,
@@ -153,7 +151,7 @@ async def deadlines(
         consumer_session_timeout_ms=3000,
         jwks_url=issuer.jwks_url,
         deadlines_feed_secret="feed-secret-for-tests",
-        REFUGE_MASTER_KEY=base64.b64encode(os.urandom(32)).decode(),
+        REFUGE_MASTER_KEY=master_key,
     )
     await migrate_service(settings, SCHEMA)
     app = build_app(settings)

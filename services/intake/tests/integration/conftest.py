@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import base64
-import os
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -179,14 +177,17 @@ async def _onboard(app: object, name: str) -> Org:
 
 @pytest.fixture(scope="session")
 async def intake(
-    kafka_bootstrap_servers: str, database_url: str, tmp_path_factory: pytest.TempPathFactory
+    kafka_bootstrap_servers: str,
+    database_url: str,
+    tmp_path_factory: pytest.TempPathFactory,
+    master_key: str,
 ) -> AsyncIterator[Intake]:
     key_file = tmp_path_factory.mktemp("intake") / "signing.pem"
     generate_signing_key(key_file)
     settings = IntakeSettings(
         kafka_bootstrap_servers=kafka_bootstrap_servers,
         database_url=database_url,
-        REFUGE_MASTER_KEY=base64.b64encode(os.urandom(32)).decode(),
+        REFUGE_MASTER_KEY=master_key,
         intake_signing_key_file=Path(key_file),
         intake_max_body_bytes=4096,
         outbox_poll_interval_ms=100,

@@ -5,9 +5,7 @@ deadlines would, and a clock the tests move (quiet hours without waiting for the
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
-import os
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -365,10 +363,13 @@ def sinks() -> Iterator[tuple[MailSink, SmsSinkServer]]:
 
 @pytest.fixture(scope="module")
 async def notifications(
-    kafka_bootstrap_servers: str, database_url: str, sinks: tuple[MailSink, SmsSinkServer]
+    kafka_bootstrap_servers: str,
+    database_url: str,
+    sinks: tuple[MailSink, SmsSinkServer],
+    master_key: str,
 ) -> AsyncIterator[Notifications]:
     mail, sms = sinks
-    master = base64.b64encode(os.urandom(32)).decode()
+    master = master_key
     settings = NotificationsSettings(
         kafka_bootstrap_servers=kafka_bootstrap_servers,
         database_url=database_url,
