@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import json
-import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
@@ -12,7 +9,6 @@ from typing import Any, TypeVar
 from uuid import UUID
 
 import pytest
-from aiokafka import AIOKafkaConsumer
 
 from refuge_common.contract.base import EventData
 from refuge_common.contract.cases import CaseOpened
@@ -24,6 +20,7 @@ from refuge_common.service_main import migrate_service
 from refuge_deadlines.bootstrap import build_app
 from refuge_deadlines.schema import SCHEMA
 from refuge_deadlines.settings import DeadlinesSettings
+from refuge_devstack.testing import eventually, tenant_events
 from refuge_devstack.tokens import LocalIssuer
 
 T = TypeVar("T")
@@ -88,28 +85,9 @@ class Deadlines:
     async def events(self, tenant: UUID) -> list[tuple[str, dict[str, Any]]]:
         """(event name, data) of every deadlines event of ``tenant`` so far, in order."""
 
-        consumer = AIOKafkaConsumer(
-            "refuge.deadlines.v1",
-            bootstrap_servers=self.settings.kafka_bootstrap_servers,
-            auto_offset_reset="earliest",
-            enable_auto_commit=False,
-            group_id=None,
+        return await tenant_events(
+            self.settings.kafka_bootstrap_servers, "refuge.deadlines.v1", tenant, idle_ms=700
         )
-        await consumer.start()
-        found: list[tuple[str, dict[str, Any]]] = []
-        try:
-            while True:
-                batch = await consumer.getmany(timeout_ms=700)
-                if not batch:
-                    return found
-                for records in batch.values():
-                    for record in records:
-                        headers = dict(record.headers)
-                        if headers.get("ce_tenantid") == str(tenant).encode():
-                            name = headers["ce_type"].decode().split(".")[3]
-                            found.append((name, json.loads(record.value)))
-        finally:
-            await consumer.stop()
 
     async def wait_events(self, tenant: UUID, count: int) -> list[tuple[str, dict[str, Any]]]:
         """At least ``count`` events of ``tenant`` other than reminder.due."""
@@ -121,13 +99,7 @@ class Deadlines:
         return await self.eventually(probe)
 
     async def eventually(self, probe: Callable[[], Awaitable[T]], timeout: float = 30.0) -> T:
-        deadline = time.monotonic() + timeout
-        while True:
-            value = await probe()
-            if value or time.monotonic() > deadline:
-                assert value, "timed out"
-                return value
-            await asyncio.sleep(0.1)
+        return await eventually(probe, within=timeout)
 
 
 @pytest.fixture(scope="module")

@@ -4,9 +4,6 @@ deadlines would, and a clock the tests move (quiet hours without waiting for the
 
 from __future__ import annotations
 
-import asyncio
-import json
-import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
@@ -18,7 +15,6 @@ from zoneinfo import ZoneInfo
 import asyncpg
 import httpx
 import pytest
-from aiokafka import AIOKafkaConsumer
 
 from refuge_common.contract.base import EventData
 from refuge_common.contract.cases import CaseConsentRecorded, CaseOpened
@@ -33,6 +29,7 @@ from refuge_common.service_main import migrate_service
 from refuge_devstack.mail_sink import MailSink, ReceivedMail
 from refuge_devstack.ports import free_port
 from refuge_devstack.sms_sink import SmsSinkServer, SmsStore
+from refuge_devstack.testing import eventually, tenant_events
 from refuge_notifications.bootstrap import build_app
 from refuge_notifications.schema import SCHEMA
 from refuge_notifications.settings import NotificationsSettings
@@ -306,28 +303,9 @@ class Notifications:
     async def events(self, tenant: UUID) -> list[tuple[str, dict[str, Any]]]:
         """(event name, data) of every notifications event of ``tenant`` so far, in order."""
 
-        consumer = AIOKafkaConsumer(
-            "refuge.notifications.v1",
-            bootstrap_servers=self.settings.kafka_bootstrap_servers,
-            auto_offset_reset="earliest",
-            enable_auto_commit=False,
-            group_id=None,
+        return await tenant_events(
+            self.settings.kafka_bootstrap_servers, "refuge.notifications.v1", tenant, idle_ms=500
         )
-        await consumer.start()
-        found: list[tuple[str, dict[str, Any]]] = []
-        try:
-            while True:
-                batch = await consumer.getmany(timeout_ms=500)
-                if not batch:
-                    return found
-                for records in batch.values():
-                    for record in records:
-                        headers = dict(record.headers)
-                        if headers.get("ce_tenantid") == str(tenant).encode():
-                            name = headers["ce_type"].decode().split(".")[3]
-                            found.append((name, json.loads(record.value)))
-        finally:
-            await consumer.stop()
 
     async def wait_events(
         self, tenant: UUID, predicate: Callable[[list[tuple[str, dict[str, Any]]]], bool]
@@ -339,13 +317,7 @@ class Notifications:
         return await self.eventually(probe)
 
     async def eventually(self, probe: Callable[[], Awaitable[T]], timeout: float = 30.0) -> T:
-        deadline = time.monotonic() + timeout
-        while True:
-            value = await probe()
-            if value or time.monotonic() > deadline:
-                assert value, "timed out"
-                return value
-            await asyncio.sleep(0.1)
+        return await eventually(probe, within=timeout)
 
 
 @pytest.fixture(scope="module")
