@@ -1,6 +1,6 @@
 """``make bench``: run every benchmark, print one table, write bench/results/latest.json.
 
-.venv/bin/python -m bench                       # everything, full size (~3 minutes)
+.venv/bin/python -m bench                       # everything, full size (~15 minutes, reminders ~9)
 .venv/bin/python -m bench consumer_apply        # some of them
 .venv/bin/python -m bench --scale 0.1           # smaller N, for a quick look
 """
@@ -20,7 +20,7 @@ from pathlib import Path
 
 from bench.common import Row, cpu_yardstick, machine_facts
 
-BENCHMARKS = ("outbox_relay", "consumer_apply", "skeleton_latency", "intake_write")
+BENCHMARKS = ("outbox_relay", "consumer_apply", "skeleton_latency", "intake_write", "reminders")
 RESULTS = Path(__file__).parent / "results"
 
 

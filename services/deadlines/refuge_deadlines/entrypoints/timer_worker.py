@@ -15,9 +15,12 @@ from typing import Any
 from uuid import UUID
 
 import asyncpg
+from pydantic import ValidationError
+from pydantic_core import to_jsonable_python
 
+from refuge_common.contract.base import EventData
 from refuge_common.contract.deadlines import DeadlineMissed, ReminderDue
-from refuge_common.contract.envelope import Envelope, new_event, to_record
+from refuge_common.contract.envelope import Envelope, to_record
 from refuge_common.db.pool import Connection, set_tenant
 from refuge_common.db.wakeup import Wakeup
 from refuge_common.observability.logging import get_logger
@@ -28,18 +31,94 @@ from refuge_deadlines.service_layer.recompute import EXPIRY
 log = get_logger(__name__)
 
 
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _data_json_sql(model: type[EventData], payload: str) -> str:
+    """SQL text of the event data as the CloudEvents SDK writes it, from a payload the model wrote.
+
+    ``json.dumps(model.model_dump(mode="json"))``: the model's fields in declaration
+    order, ``", "`` and ``": "`` between them. jsonb keeps each field's value as the
+    model wrote it (a UUID, an instant, a string) and prints it back the same way; a
+    missing field gets its default, a missing required field makes the whole text NULL
+    (and the INSERT fail, as validating it would). ``_matches_sdk`` checks the result.
+    """
+
+    parts = []
+    for index, (name, field) in enumerate(model.model_fields.items()):
+        value = f"({payload} -> {_literal(name)})::text"
+        if not field.is_required():
+            default = json.dumps(to_jsonable_python(field.get_default(call_default_factory=True)))
+            value = f"coalesce({value}, {_literal(default)})"
+        parts.append(f"{_literal((', ' if index else '') + json.dumps(name) + ': ')} || {value}")
+    return "'{' || " + " || ".join(parts) + " || '}'"
+
+
+# Every event of a batch in one INSERT, in the order of the claim (``n``): the ids (the
+# relay's order within a key) follow it. A reminder's ``reminder.due`` is built here from
+# its payload ($1, $2: ctids and positions; $3: the headers every one of them shares);
+# other events come built ($4-$11). The first reminder.due comes back for ``_matches_sdk``.
+OUTBOX_BATCH = f"""
+WITH due AS (
+    SELECT s.n, r.tenant_id, gen_random_uuid()::text AS event_id,
+           r.payload ->> {_literal(ReminderDue.SUBJECT_FIELD)} AS subject,
+           {_data_json_sql(ReminderDue, "r.payload")} AS data
+    FROM unnest($1::tid[], $2::int[]) AS s (ctid, n) JOIN reminders AS r ON r.ctid = s.ctid
+), event AS (
+    SELECT n, {_literal(ReminderDue.TOPIC)} AS topic, convert_to(subject, 'UTF8') AS key,
+           convert_to(data, 'UTF8') AS value,
+           $3::text::jsonb || jsonb_build_object('ce_id', event_id, 'ce_subject', subject,
+                                                 'ce_tenantid', tenant_id::text) AS headers,
+           event_id, {_literal(ReminderDue.TYPE)} AS event_type, tenant_id
+    FROM due
+    UNION ALL
+    SELECT n, topic, key, value, headers::jsonb, event_id, event_type, tenant_id
+    FROM unnest($4::int[], $5::text[], $6::bytea[], $7::bytea[], $8::text[], $9::text[], $10::text[],
+                $11::uuid[]) AS built (n, topic, key, value, headers, event_id, event_type, tenant_id)
+), inserted AS (
+    INSERT INTO outbox (topic, key, value, headers, event_id, event_type, tenant_id)
+    SELECT topic, key, value, headers, event_id, event_type, tenant_id FROM event ORDER BY n
+    RETURNING topic, key, value, headers, event_id, event_type, tenant_id
+)
+SELECT topic, key, value, headers, event_id, tenant_id FROM inserted
+WHERE event_type = {_literal(ReminderDue.TYPE)} LIMIT 1
+"""
+
+
+class _EncodingDiffers(Exception):
+    """PostgreSQL's reminder.due records differ from the SDK's: the batch is rolled back."""
+
+
+_sdk_only = False
+
+
 async def fire_due_reminders(pool: asyncpg.Pool, batch_size: int) -> int:
     """Fire one batch of due timers; return how many fired.
 
     One transaction, three statements for the whole batch: the claim, one INSERT of
-    every event into the outbox, one UPDATE marking the timers fired.
+    every event into the outbox, one UPDATE marking the timers fired. PostgreSQL
+    builds each ``reminder.due`` record from its timer's payload, so that firing a
+    reminder costs this process nothing per timer; the first of each batch is checked
+    against the CloudEvents SDK, and after one difference every record is built here,
+    by the SDK, for good.
     """
 
+    try:
+        return await _fire(pool, batch_size, in_database=not _sdk_only)
+    except _EncodingDiffers:
+        return await _fire(pool, batch_size, in_database=False)
+
+
+async def _fire(pool: asyncpg.Pool, batch_size: int, *, in_database: bool) -> int:
     async with pool.acquire() as connection, connection.transaction():
-        rows = await store.claim_due_reminders(connection, batch_size)
+        rows = await store.claim_due_reminders(connection, batch_size, payloads=not in_database)
         if not rows:
             return 0
-        events, fired = [], []
+        now = datetime.now(UTC)  # the firing instant: ce_time of the batch's events
+        fired: list[asyncpg.Record] = []
+        due: list[tuple[int, Any]] = []  # (position, ctid): built by PostgreSQL
+        built: list[tuple[int, Envelope]] = []  # (position, event): built here
         for row in rows:
             if row["kind"] == EXPIRY:
                 try:
@@ -47,105 +126,81 @@ async def fire_due_reminders(pool: asyncpg.Pool, batch_size: int) -> int:
                 except DeadlineBusy:
                     continue  # stays pending: the next round tries again
                 if missed is not None:
-                    events.append(new_event(SOURCE, missed, row["tenant_id"]))
+                    built.append((len(fired), Envelope(SOURCE, missed, row["tenant_id"], time=now)))
+            elif in_database:
+                due.append((len(fired), row["ctid"]))
             else:
                 reminder = ReminderDue.model_validate_json(row["payload"])
-                events.append(new_event(SOURCE, reminder, row["tenant_id"]))
+                built.append((len(fired), Envelope(SOURCE, reminder, row["tenant_id"], time=now)))
             fired.append(row)
-        await _add_to_outbox(connection, events)
+        sample = await _add_to_outbox(connection, due, built, now)
+        if due and sample is not None and not _matches_sdk(sample, now):
+            raise _EncodingDiffers
         await store.mark_fired(connection, fired)
     return len(fired)
 
 
-# WITH ORDINALITY ... ORDER BY: ids (the relay's order within a key) follow the events' order.
-OUTBOX_BATCH = """
-INSERT INTO outbox (topic, key, value, headers, event_id, event_type, tenant_id)
-SELECT topic, key, value, headers::jsonb, event_id, event_type, tenant_id
-FROM unnest($1::text[], $2::bytea[], $3::bytea[], $4::text[], $5::text[], $6::text[], $7::uuid[])
-     WITH ORDINALITY AS event (topic, key, value, headers, event_id, event_type, tenant_id, n)
-ORDER BY n
-"""
+async def _add_to_outbox(
+    connection: Connection, due: list[tuple[int, Any]], built: list[tuple[int, Envelope]], now: datetime
+) -> asyncpg.Record | None:
+    """What ``add_to_outbox`` would write for the batch's events, in one statement; the
+    first ``reminder.due`` PostgreSQL built, for ``_matches_sdk``.
 
-
-async def _add_to_outbox(connection: Connection, events: list[Envelope]) -> None:
-    """``add_to_outbox``'s rows, in the same order, in one statement.
-
-    ``add_to_outbox`` runs one INSERT per event (``executemany``), each firing the
-    outbox's statement trigger, and one ``to_record`` per event; here a batch is one
-    INSERT, and its records come from ``_record`` (see there).
+    ``add_to_outbox`` runs one INSERT per event, each firing the outbox's statement
+    trigger, and one ``to_record`` per event; ``due`` is a list of (position, ctid)
+    and ``built`` of (position, event), the position being the timer's in the claim.
     """
 
-    if not events:
-        return
+    if not due and not built:
+        return None
     if not connection.is_in_transaction():
         raise RuntimeError("the outbox must be written inside the transaction of the state change")
-    encode = _record if _matches_sdk(events[0]) else _sdk_record
-    columns: tuple[list[Any], ...] = ([], [], [], [], [], [], [])
-    topics, keys, values, headers, ids, types, tenants = columns
-    for envelope in events:
-        topic, key, value, header_map = encode(envelope)
-        topics.append(topic)
-        keys.append(key)
-        values.append(value)
-        headers.append(json.dumps(header_map))
+    columns: tuple[list[Any], ...] = ([], [], [], [], [], [], [], [])
+    positions, topics, keys, values, headers, ids, types, tenants = columns
+    for position, envelope in built:
+        record = to_record(envelope)
+        positions.append(position)
+        topics.append(record.topic)
+        keys.append(record.key)
+        values.append(record.value)
+        headers.append(json.dumps({name: value.decode() for name, value in record.headers}))
         ids.append(envelope.id)
         types.append(envelope.type)
         tenants.append(envelope.tenant_id)
-    await connection.execute(OUTBOX_BATCH, *columns)
-
-
-Record = tuple[str, bytes, bytes, dict[str, str]]
-
-
-def _sdk_record(envelope: Envelope) -> Record:
-    """What ``add_to_outbox`` writes for ``envelope``: ``to_record``, through the CloudEvents SDK."""
-
-    record = to_record(envelope)
-    return record.topic, record.key, record.value, {name: value.decode() for name, value in record.headers}
-
-
-def _record(envelope: Envelope) -> Record:
-    """``_sdk_record`` without the SDK's per-event work (a third of the worker's CPU).
-
-    The same binary-mode record: the ``ce_*`` headers of the attributes ``to_record``
-    sets, ``content-type``, the data as the SDK's JSON format writes it (``json.dumps``
-    of the model's JSON dump, default separators), the subject as key. Header order
-    does not matter: the outbox keeps them as jsonb. ``_matches_sdk`` compares the two
-    on the first event of every batch.
-    """
-
-    subject = envelope.subject
-    time = envelope.time.isoformat()
-    if time.endswith("+00:00"):
-        time = time[:-6] + "Z"
-    headers = {
-        "ce_id": envelope.id,
-        "ce_source": envelope.source,
-        "ce_type": envelope.type,
-        "ce_subject": subject,
-        "ce_time": time,
+    shared = {  # the headers to_record writes, but for ce_id, ce_subject and ce_tenantid
+        "ce_source": SOURCE,
+        "ce_type": ReminderDue.TYPE,
+        "ce_time": now.isoformat().replace("+00:00", "Z"),
         "content-type": "application/json",
         "ce_specversion": "1.0",
     }
-    if envelope.tenant_id is not None:
-        headers["ce_tenantid"] = str(envelope.tenant_id)
-    value = json.dumps(envelope.data.model_dump(mode="json")).encode()
-    return envelope.topic, subject.encode(), value, headers
+    return await connection.fetchrow(
+        OUTBOX_BATCH,
+        [ctid for _, ctid in due],
+        [position for position, _ in due],
+        json.dumps(shared),
+        *columns,
+    )
 
 
-_sdk_only = False
+def _matches_sdk(row: asyncpg.Record, now: datetime) -> bool:
+    """True if the record PostgreSQL built is the one ``to_record`` builds for its event."""
 
-
-def _matches_sdk(envelope: Envelope) -> bool:
-    """True while ``_record`` and the SDK agree; after one difference, the SDK for good."""
-
+    try:
+        reminder = ReminderDue.model_validate_json(row["value"])
+    except ValidationError:
+        reminder = None
+    if reminder is not None:
+        sdk = to_record(Envelope(SOURCE, reminder, row["tenant_id"], row["event_id"], now))
+        expected = (sdk.topic, sdk.key, sdk.value, {name: value.decode() for name, value in sdk.headers})
+        headers = row["headers"]
+        if isinstance(headers, str):  # a connection without the pool's jsonb codec
+            headers = json.loads(headers)
+        if (row["topic"], bytes(row["key"]), bytes(row["value"]), headers) == expected:
+            return True
     global _sdk_only
-    if _sdk_only:
-        return False
-    if _record(envelope) == _sdk_record(envelope):
-        return True
     _sdk_only = True
-    log.error("timer_outbox_encoding_differs", type=envelope.type, fallback="cloudevents SDK")
+    log.error("timer_outbox_encoding_differs", type=ReminderDue.TYPE, fallback="cloudevents SDK")
     return False
 
 
@@ -177,10 +232,10 @@ async def _expire(connection: Connection, tenant_id: UUID, deadline_id: UUID) ->
 class TimerWorker:
     """Fires due timers until cancelled, in ``lanes`` concurrent transactions.
 
-    Two lanes by default: while one lane's batch is in PostgreSQL (claim, insert,
-    update, commit), the other builds its events, so that neither the process nor the
-    database waits for the other. SKIP LOCKED keeps the lanes' batches apart, as it
-    does those of several processes.
+    Two lanes by default: while PostgreSQL works on one lane's batch, the other's is
+    between statements (a round trip, its commit's flush to disk), so that PostgreSQL
+    does not wait for either. SKIP LOCKED keeps the lanes' batches apart, as it does
+    those of several processes.
     """
 
     def __init__(

@@ -20,10 +20,12 @@ import pytest
 from aiokafka import AIOKafkaConsumer
 
 from refuge_common.contract.deadlines import ReminderDue
+from refuge_common.contract.envelope import from_record, to_record
 from refuge_common.db.migrations import app_dsn
 from refuge_common.db.pool import create_pool, tenant_transaction
 from refuge_deadlines.adapters import deadline_store
 from refuge_deadlines.adapters.deadline_store import StoredDeadline
+from refuge_deadlines.entrypoints import timer_worker
 from refuge_deadlines.entrypoints.timer_worker import fire_due_reminders
 from refuge_deadlines.schema import SCHEMA
 
@@ -185,3 +187,70 @@ async def _all_fired(pool: asyncpg.Pool, ids: set[UUID]) -> bool:
             "SELECT count(*) FROM reminders WHERE reminder_id = ANY($1::uuid[]) AND status <> 'fired'",
             list(ids),
         )
+
+
+async def _relayed_records(deadlines: Any, tenant: UUID, expected: int) -> list[Any] | None:
+    """Every reminder.due record of ``tenant`` on the topic, once ``expected`` arrived."""
+
+    consumer = AIOKafkaConsumer(
+        "refuge.deadlines.v1",
+        bootstrap_servers=deadlines.settings.kafka_bootstrap_servers,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        group_id=None,
+    )
+    await consumer.start()
+    found: list[Any] = []
+    try:
+        while batch := await consumer.getmany(timeout_ms=700, max_records=5000):
+            for records in batch.values():
+                found += [r for r in records if dict(r.headers).get("ce_tenantid") == str(tenant).encode()]
+    finally:
+        await consumer.stop()
+    return found if len(found) >= expected else None
+
+
+def _as_the_sdk_writes_it(record: Any) -> None:
+    """The record on the topic is, byte for byte, what ``to_record`` writes for its event."""
+
+    envelope = from_record(record.headers, record.key, record.value)
+    expected = to_record(envelope)
+    assert record.key == expected.key
+    assert record.value == expected.value
+    assert sorted(record.headers) == sorted(expected.headers)
+
+
+@pytest.mark.parametrize("database_builds_records", [True, False], ids=["in-database", "sdk-fallback"])
+async def test_fired_records_are_the_ones_the_cloudevents_sdk_writes(
+    deadlines: Any, monkeypatch: pytest.MonkeyPatch, database_builds_records: bool
+) -> None:
+    """PostgreSQL builds reminder.due records from the timers' payloads; every one of them
+    (not only the one per batch the worker compares) must be what the SDK writes, and a
+    difference must send the worker back to the SDK without firing anything twice."""
+
+    await _stop_background(deadlines)
+    monkeypatch.setattr(timer_worker, "_sdk_only", False)
+    if not database_builds_records:
+        real = timer_worker._matches_sdk
+
+        def differs_once(row: asyncpg.Record, now: datetime) -> bool:
+            monkeypatch.setattr(timer_worker, "_matches_sdk", real)
+            monkeypatch.setattr(timer_worker, "_sdk_only", True)
+            return False
+
+        monkeypatch.setattr(timer_worker, "_matches_sdk", differs_once)
+    tenant, ids = await _due_reminders(deadlines, 250)
+    dsn = app_dsn(deadlines.settings.database_url, SCHEMA)
+    pool = await create_pool(dsn, size=2, schema=SCHEMA.schema)
+    try:
+        fired = 0
+        while batch := await fire_due_reminders(pool, 100):
+            fired += batch
+    finally:
+        await pool.close()
+    assert fired == len(ids)
+    assert timer_worker._sdk_only is not database_builds_records
+    records = await deadlines.eventually(lambda: _relayed_records(deadlines, tenant, len(ids)), timeout=60)
+    assert Counter(json.loads(r.value)["reminder_id"] for r in records) == Counter({str(i): 1 for i in ids})
+    for record in records:
+        _as_the_sdk_writes_it(record)
