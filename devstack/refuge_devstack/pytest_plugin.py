@@ -123,3 +123,14 @@ def artifacts_dir() -> Path:
     path = Path(os.environ.get("REFUGE_TEST_ARTIFACTS", "test-artifacts")).resolve()
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+@pytest.fixture(scope="session")
+def chromium_executable() -> str:
+    """Debian's chromium, which playwright drives (it cannot download a browser of its own here):
+    ``async_playwright().chromium.launch(executable_path=chromium_executable)``."""
+
+    path = os.environ.get("REFUGE_CHROMIUM", "/usr/bin/chromium")
+    if not Path(path).is_file():
+        _unavailable("Chromium", FileNotFoundError(path))
+    return path
