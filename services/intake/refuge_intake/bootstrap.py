@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 
@@ -21,6 +23,7 @@ from refuge_intake.entrypoints import (
 from refuge_intake.entrypoints.http_errors import validation_failed
 from refuge_intake.entrypoints.http_limits import BodySizeLimit
 from refuge_intake.entrypoints.http_openapi import document_app_answers
+from refuge_intake.entrypoints.idempotency_purge import IdempotencyPurge
 from refuge_intake.schema import SCHEMA
 from refuge_intake.settings import IntakeSettings
 
@@ -41,6 +44,9 @@ def build_app(settings: IntakeSettings | None = None) -> FastAPI:
     )
     app.state.runtime = runtime
     app.state.pool = lambda: runtime.pool
+    retention = timedelta(hours=settings.intake_idempotency_retention_hours)
+    app.state.idempotency_purge = IdempotencyPurge(lambda: runtime.pool, retention=retention)
+    runtime.background(app.state.idempotency_purge.run)
     app.state.keyring = build_keyring(settings)
     app.state.issuer = TokenIssuer(settings.intake_signing_key_file, settings.intake_token_ttl_seconds)
     app.add_middleware(BodySizeLimit, max_bytes=settings.intake_max_body_bytes)

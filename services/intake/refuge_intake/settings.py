@@ -17,3 +17,8 @@ class IntakeSettings(PlatformSettings):
     intake_max_body_bytes: int = Field(
         default=64 * 1024, ge=1024, description="Larger request bodies are refused with 413."
     )
+    intake_idempotency_retention_hours: int = Field(
+        default=24,
+        ge=1,
+        description="How long a write's Idempotency-Key answer is kept for retries, then purged.",
+    )

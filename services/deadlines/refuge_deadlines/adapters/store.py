@@ -117,7 +117,7 @@ async def office_timezone(connection: Connection, office_id: UUID) -> str | None
 # as text: the worker validates it straight from JSON (pydantic-core) rather than through
 # json.loads and a dict.
 CLAIM_DUE = """
-SELECT ctid, tenant_id, deadline_id, kind{payload} FROM reminders
+SELECT ctid, tenant_id, deadline_id, kind, remind_at{payload} FROM reminders
 WHERE status = 'pending' AND remind_at <= now()
 ORDER BY remind_at LIMIT $1
 FOR UPDATE SKIP LOCKED

@@ -24,7 +24,7 @@ from refuge_common.contract.envelope import Envelope, to_record
 from refuge_common.db.pool import Connection, set_tenant
 from refuge_common.db.wakeup import Wakeup
 from refuge_common.observability.logging import get_logger
-from refuge_deadlines.adapters import deadline_store, store
+from refuge_deadlines.adapters import deadline_store, store, timer_metrics
 from refuge_deadlines.schema import SCHEMA, SOURCE
 from refuge_deadlines.service_layer.recompute import EXPIRY
 
@@ -137,6 +137,7 @@ async def _fire(pool: asyncpg.Pool, batch_size: int, *, in_database: bool) -> in
         if due and sample is not None and not _matches_sdk(sample, now):
             raise _EncodingDiffers
         await store.mark_fired(connection, fired)
+    timer_metrics.observe_fired(fired, datetime.now(UTC))
     return len(fired)
 
 
@@ -253,9 +254,10 @@ class TimerWorker:
 
     async def run(self) -> None:
         pool = self._pool_provider()
-        async with Wakeup(pool, f"{SCHEMA.schema}_reminders") as wakeup, asyncio.TaskGroup() as lanes:
+        async with Wakeup(pool, f"{SCHEMA.schema}_reminders") as wakeup, asyncio.TaskGroup() as tasks:
             for _ in range(self._lanes):
-                lanes.create_task(self._lane(pool, wakeup))
+                tasks.create_task(self._lane(pool, wakeup))
+            tasks.create_task(self._sample_due(pool))
 
     async def _lane(self, pool: asyncpg.Pool, wakeup: Wakeup) -> None:
         while True:
@@ -265,6 +267,13 @@ class TimerWorker:
             if fired >= self._batch_size:
                 continue
             await wakeup.wait(await self._until_next(pool))
+
+    async def _sample_due(self, pool: asyncpg.Pool) -> None:
+        # A count over the pending index: every 15 s is plenty for a gauge that is scraped.
+        while True:
+            async with pool.acquire() as connection:
+                await timer_metrics.sample_due(connection)
+            await asyncio.sleep(15)
 
     async def _until_next(self, pool: asyncpg.Pool) -> float:
         """Seconds to sleep: until the next timer, at most the polling interval."""

@@ -18,12 +18,13 @@ from uuid import UUID
 import asyncpg
 import pytest
 from aiokafka import AIOKafkaConsumer
+from prometheus_client import REGISTRY
 
 from refuge_common.contract.deadlines import ReminderDue
 from refuge_common.contract.envelope import from_record, to_record
 from refuge_common.db.migrations import app_dsn
 from refuge_common.db.pool import create_pool, tenant_transaction
-from refuge_deadlines.adapters import deadline_store
+from refuge_deadlines.adapters import deadline_store, timer_metrics
 from refuge_deadlines.adapters.deadline_store import StoredDeadline
 from refuge_deadlines.entrypoints import timer_worker
 from refuge_deadlines.entrypoints.timer_worker import fire_due_reminders
@@ -242,15 +243,26 @@ async def test_fired_records_are_the_ones_the_cloudevents_sdk_writes(
     tenant, ids = await _due_reminders(deadlines, 250)
     dsn = app_dsn(deadlines.settings.database_url, SCHEMA)
     pool = await create_pool(dsn, size=2, schema=SCHEMA.schema)
+    fired_before = _sample("refuge_reminders_fired_total", {"kind": "reminder"})
+    lags_before = _sample("refuge_reminder_fire_lag_seconds_count")
     try:
+        async with pool.acquire() as connection:
+            await timer_metrics.sample_due(connection)
+        assert _sample("refuge_reminders_due") >= len(ids)
         fired = 0
         while batch := await fire_due_reminders(pool, 100):
             fired += batch
     finally:
         await pool.close()
     assert fired == len(ids)
+    assert _sample("refuge_reminders_fired_total", {"kind": "reminder"}) - fired_before == len(ids)
+    assert _sample("refuge_reminder_fire_lag_seconds_count") - lags_before == len(ids)
     assert timer_worker._sdk_only is not database_builds_records
     records = await deadlines.eventually(lambda: _relayed_records(deadlines, tenant, len(ids)), timeout=60)
     assert Counter(json.loads(r.value)["reminder_id"] for r in records) == Counter({str(i): 1 for i in ids})
     for record in records:
         _as_the_sdk_writes_it(record)
+
+
+def _sample(name: str, labels: dict[str, str] | None = None) -> float:
+    return REGISTRY.get_sample_value(name, labels or {}) or 0.0

@@ -199,3 +199,37 @@ async def test_idempotency_keys_are_isolated_by_row_level_security(intake: Intak
         )
         assert forced
         assert await connection.fetchval("SELECT count(*) FROM idempotency_keys") == 0
+
+
+async def _age_keys(intake: Intake, tenant: uuid.UUID, idempotency_keys: list[str], hours: int) -> None:
+    """Back-date records, as if written ``hours`` ago (the owner's connection: no API does it)."""
+
+    async with tenant_transaction(intake.pool, tenant) as connection:
+        await connection.execute(
+            "UPDATE idempotency_keys SET created_at = now() - make_interval(hours => $2) "
+            "WHERE idempotency_key = ANY($1::text[])",
+            idempotency_keys,
+            hours,
+        )
+
+
+async def test_records_older_than_the_retention_are_purged_in_every_tenant(intake: Intake) -> None:
+    """Retries come within minutes; after the retention (24 h by default) a key is forgotten,
+    in every organisation, and a request under it is a new write."""
+
+    old_a, old_b, fresh_a = (str(uuid.uuid4()) for _ in range(3))
+    for org, idem in ((intake.a, old_a), (intake.b, old_b), (intake.a, fresh_a)):
+        answer = await intake.client.post("/cases", json=CASE, headers=headers(org.caseworker_key, idem))
+        assert answer.status_code == 201
+    await _age_keys(intake, intake.a.organisation_id, [old_a], 25)
+    await _age_keys(intake, intake.b.organisation_id, [old_b], 25)
+
+    assert await intake.app.state.idempotency_purge.purge_once() >= 2
+
+    remaining = "SELECT count(*) FROM idempotency_keys WHERE idempotency_key = ANY($1::text[])"
+    assert await _count(intake, remaining, [old_a, fresh_a]) == 1
+    assert await _count(intake, remaining, [old_b], tenant=intake.b.organisation_id) == 0
+    replay = await intake.client.post("/cases", json=CASE, headers=headers(intake.a.caseworker_key, fresh_a))
+    assert replay.headers["Idempotent-Replayed"] == "true"
+    again = await intake.client.post("/cases", json=CASE, headers=headers(intake.a.caseworker_key, old_a))
+    assert again.status_code == 201 and "Idempotent-Replayed" not in again.headers
