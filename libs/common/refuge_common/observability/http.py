@@ -6,10 +6,10 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable, Mapping
 
-from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi import APIRouter, FastAPI, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from refuge_common.observability.metrics import HTTP_REQUESTS, HTTP_SECONDS
 
@@ -47,17 +47,38 @@ async def _safe(check: ReadinessCheck) -> bool:
         return False
 
 
-class RequestMetricsMiddleware(BaseHTTPMiddleware):
-    """Counts and times requests by route template, never by concrete path (ids)."""
+class RequestMetricsMiddleware:
+    """Counts and times requests by route template, never by concrete path (ids).
 
-    async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
+    A plain ASGI middleware rather than Starlette's ``BaseHTTPMiddleware``, which runs
+    each request through an extra task and memory streams: measured on intake's write
+    path, that cost 0.5-1.3 ms of CPU per request, a quarter of intake's own.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
         started = time.perf_counter()
-        response = await call_next(request)
-        route = request.scope.get("route")
-        template = getattr(route, "path", "unmatched")
-        HTTP_SECONDS.labels(request.method, template).observe(time.perf_counter() - started)
-        HTTP_REQUESTS.labels(request.method, template, str(response.status_code)).inc()
-        return response
+        status = 500  # what the server answers if the app raises before starting a response
+
+        async def send_noting_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_noting_status)
+        finally:
+            # The router writes the matched route into this same scope.
+            template = getattr(scope.get("route"), "path", "unmatched")
+            method = scope["method"]
+            HTTP_SECONDS.labels(method, template).observe(time.perf_counter() - started)
+            HTTP_REQUESTS.labels(method, template, str(status)).inc()
 
 
 def instrument(app: FastAPI, checks: Mapping[str, ReadinessCheck]) -> None:
