@@ -3,13 +3,21 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+ASYNCAPI_TOOLS := tools/asyncapi
+NODE_STAMP     := $(ASYNCAPI_TOOLS)/node_modules/.installed
 
 PACKAGES := -e libs/common -e devstack -e services/intake -e services/deadlines \
             -e services/notifications -e services/reporting -e ops
 
-.PHONY: install run test test-unit test-integration bench lint typecheck schemas schemas-check clean
+.PHONY: install run test test-unit test-integration bench lint typecheck schemas schemas-check clean \
+        asyncapi asyncapi-check
 
-install: $(STAMP)
+install: $(STAMP) $(NODE_STAMP)
+
+# The AsyncAPI parser (npm), pinned by package-lock.json; no install scripts are needed.
+$(NODE_STAMP): $(ASYNCAPI_TOOLS)/package.json $(ASYNCAPI_TOOLS)/package-lock.json
+	cd $(ASYNCAPI_TOOLS) && npm ci --no-audit --no-fund --ignore-scripts
+	touch $@
 
 $(STAMP): constraints.txt requirements-dev.txt libs/common/pyproject.toml devstack/pyproject.toml ops/pyproject.toml \
           services/*/pyproject.toml
@@ -21,7 +29,7 @@ $(STAMP): constraints.txt requirements-dev.txt libs/common/pyproject.toml devsta
 run: install
 	$(BIN)/refuge-dev run
 
-test: lint schemas-check
+test: lint schemas-check asyncapi-check
 	$(BIN)/python -m pytest
 
 test-unit: install
@@ -41,6 +49,15 @@ schemas: install
 
 schemas-check: install
 	$(BIN)/python -m refuge_common.contract.schemas --check
+
+# AsyncAPI 3.0 documents of every service (docs/asyncapi/), generated from the bootstraps.
+asyncapi: install
+	$(BIN)/python $(ASYNCAPI_TOOLS)/generate.py
+	node $(ASYNCAPI_TOOLS)/validate.mjs docs/asyncapi/*.yaml
+
+asyncapi-check: install
+	$(BIN)/python $(ASYNCAPI_TOOLS)/generate.py --check
+	node $(ASYNCAPI_TOOLS)/validate.mjs docs/asyncapi/*.yaml
 
 clean:
 	rm -rf $(VENV) .run

@@ -20,7 +20,15 @@ from pathlib import Path
 
 from bench.common import Row, cpu_yardstick, machine_facts
 
-BENCHMARKS = ("outbox_relay", "consumer_apply", "skeleton_latency", "intake_write", "reminders")
+BENCHMARKS = (
+    "outbox_relay",
+    "consumer_apply",
+    "skeleton_latency",
+    "intake_write",
+    "reminders",
+    "reporting_rebuild",
+    "notifications_send",
+)
 RESULTS = Path(__file__).parent / "results"
 
 

@@ -16,6 +16,7 @@ import asyncpg
 from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
 
+from refuge_common.contract.base import EventData
 from refuge_common.db.migrations import SchemaSpec, app_dsn
 from refuge_common.db.pool import create_pool
 from refuge_common.messaging.consumer import EventConsumer
@@ -25,6 +26,11 @@ from refuge_common.messaging.retry import RetryPolicy
 from refuge_common.observability.http import instrument
 from refuge_common.observability.logging import get_logger
 from refuge_common.settings import PlatformSettings
+from refuge_common.specification.asyncapi import ServiceInfo
+from refuge_common.specification.declarations import Channel, consumption, publication
+from refuge_common.specification.http import asyncapi_router
+from refuge_common.specification.rendering import AsyncAPIDocument
+from refuge_common.specification.service import service_document
 
 log = get_logger(__name__)
 BackgroundTask = Callable[[], Awaitable[None]]
@@ -42,6 +48,9 @@ class ServiceRuntime:
     _consumers: list[EventConsumer] = field(default_factory=list)
     _background: list[BackgroundTask] = field(default_factory=list)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    _subscriptions: list[tuple[EventConsumer, str]] = field(default_factory=list)
+    _declared: list[Channel] = field(default_factory=list)
+    _info: ServiceInfo | None = None
 
     def __post_init__(self) -> None:
         self.broker = KafkaBroker(
@@ -72,6 +81,31 @@ class ServiceRuntime:
             max_workers=max_workers,
             session_timeout_ms=self.settings.consumer_session_timeout_ms,
         )
+        self._subscriptions.append((consumer, topic))
+
+    def publishes(self, topic: str, *events: type[EventData], description: str | None = None) -> None:
+        """Declare the events this service publishes on ``topic`` (all of the contract's
+        types on it if none is named), for its AsyncAPI document: they leave through the
+        outbox relay, which FastStream does not see."""
+
+        self._declared.append(publication(topic, events, description))
+
+    def consumes(
+        self, topic: str, *events: type[EventData], reader: str, description: str | None = None
+    ) -> None:
+        """Declare events a reader other than ``subscribe``'s takes from ``topic`` (without a
+        consumer group, e.g. a batch projector keeping its offsets in its database), for the
+        AsyncAPI document; ``subscribe`` documents its consumers by itself."""
+
+        name = f"refuge.{self.name}.{reader}"
+        self._declared.append(consumption(topic, events, reader=name, description=description))
+
+    def asyncapi(self) -> AsyncAPIDocument:
+        """The AsyncAPI 3.0 document of what this service consumes and publishes."""
+
+        info = self._info or ServiceInfo(self.name, f"Refuge {self.name}", "0.1.0")
+        servers = self.settings.kafka_bootstrap_servers
+        return service_document(info, servers, self._subscriptions, self._declared)
 
     def background(self, task: BackgroundTask) -> None:
         self._background.append(task)
@@ -143,6 +177,8 @@ class ServiceRuntime:
         instrument(
             app, {"database": self.database_ready, "broker": self.broker_ready, "workers": self.workers_alive}
         )
+        self._info = ServiceInfo(self.name, app.title, app.version, app.description)
+        app.include_router(asyncapi_router(self.asyncapi))
         return app
 
 

@@ -3,46 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
+# The offsets and lag themselves are shared with reporting's stream page.
+from refuge_common.observability.stream_offsets import GroupPartition, GroupView, PartitionOffsets
 
-@dataclass(frozen=True)
-class PartitionOffsets:
-    topic: str
-    partition: int
-    begin: int
-    end: int
-    reported_end: int
-    """What ListOffsets(latest) answered; ``end`` may be higher once the last batch is read."""
-
-    @property
-    def undercounted(self) -> bool:
-        return self.end > self.reported_end
-
-
-@dataclass(frozen=True)
-class GroupPartition:
-    topic: str
-    partition: int
-    committed: int
-    end: int
-
-    @property
-    def lag(self) -> int:
-        return max(0, self.end - self.committed)
-
-
-@dataclass(frozen=True)
-class GroupView:
-    group: str
-    state: str
-    members: int | None
-    partitions: tuple[GroupPartition, ...]
-    known: bool = True
-
-    @property
-    def total_lag(self) -> int:
-        return sum(p.lag for p in self.partitions)
+__all__ = ["GroupPartition", "GroupView", "PartitionOffsets", "group_lines", "table", "topics_table"]
 
 
 def table(header: Sequence[str], rows: Sequence[Sequence[object]], indent: str = "") -> list[str]:

@@ -9,7 +9,7 @@ import typer
 
 from refuge_ops.domain.offsets import group_lines, topics_table
 from refuge_ops.domain.records import EventFilter, EventView, event_line
-from refuge_ops.entrypoints import dlq
+from refuge_ops.entrypoints import dlq, reporting
 from refuge_ops.entrypoints.common import DEFAULT_BOOTSTRAP, with_broker
 from refuge_ops.service_layer import streams
 
@@ -19,6 +19,7 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(dlq.app, name="dlq")
+app.add_typer(reporting.app, name="reporting")
 
 EXACT_HELP = (
     "--exact (default) reads the last batch of each partition for its high watermark, because the "

@@ -8,8 +8,9 @@ from contextlib import aclosing
 from dataclasses import dataclass
 
 from refuge_common.contract import topics as contract_topics
+from refuge_common.observability import kafka_offsets
 from refuge_ops.adapters.broker import KafkaGateway
-from refuge_ops.domain.offsets import GroupPartition, GroupView, PartitionOffsets
+from refuge_ops.domain.offsets import GroupView, PartitionOffsets
 from refuge_ops.domain.records import EventFilter, EventView, RawRecord, decode
 
 FILTER_WINDOW = 10_000
@@ -24,34 +25,16 @@ def resolve_topic(name: str) -> str:
 
 
 async def topic_offsets(broker: KafkaGateway, *, exact: bool = True) -> list[PartitionOffsets]:
-    partitions = await broker.topic_partitions()
-    return await broker.offsets([(t, p) for t, ps in partitions.items() for p in ps], exact=exact)
+    return await kafka_offsets.topic_offsets(broker, exact=exact)
 
 
 async def group_views(
     broker: KafkaGateway, group: str | None = None, *, exact: bool = True
 ) -> list[GroupView]:
-    """Each group (or the one named) with its committed offsets, end offsets and lag.
+    """Each group (or the one named) with its committed offsets, end offsets and lag (the
+    reading is shared with reporting's stream page: :mod:`refuge_common.observability.kafka_offsets`)."""
 
-    The partitions a group consumes are those it committed an offset on: every partition
-    of every topic is asked for by name (see :mod:`refuge_ops.adapters.broker`).
-    """
-
-    listed = await broker.groups()
-    wanted = [group] if group is not None else listed
-    described = await broker.describe([g for g in wanted if g in listed])
-    everything = [(t, p) for t, ps in (await broker.topic_partitions()).items() for p in ps]
-    committed = {g: await broker.committed(g, everything) for g in wanted}
-    needed = sorted({tp for offsets in committed.values() for tp in offsets})
-    ends = {(o.topic, o.partition): o.end for o in await broker.offsets(needed, exact=exact)}
-    views = []
-    for g in wanted:
-        state, members = described.get(g, ("", None))
-        partitions = tuple(
-            GroupPartition(t, p, offset, ends[(t, p)]) for (t, p), offset in committed[g].items()
-        )
-        views.append(GroupView(g, state, members, partitions, known=g in listed))
-    return views
+    return await kafka_offsets.group_views(broker, group, exact=exact)
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,7 @@ def build_app(settings: DeadlinesSettings | None = None) -> FastAPI:
         raise SystemExit("REFUGE_MASTER_KEY is not set: deadlines cannot read when a minor comes of age")
     keyring = Keyring(MasterKeyWrapper(settings.master_key.get_secret_value()))
     runtime = ServiceRuntime("deadlines", settings, SCHEMA)
+    runtime.publishes(topics.DEADLINES)  # every type on it, through the outbox (AsyncAPI document)
 
     recompute = Recomputer(settings.reminder_policy())
     directory = runtime.consumer("directory")

@@ -7,6 +7,7 @@ from datetime import timedelta
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 
+from refuge_common.contract import topics
 from refuge_common.crypto.keyring import Keyring, MasterKeyWrapper
 from refuge_common.runtime import ServiceRuntime
 from refuge_intake.adapters.token_issuer import TokenIssuer
@@ -37,6 +38,8 @@ def build_keyring(settings: IntakeSettings) -> Keyring:
 def build_app(settings: IntakeSettings | None = None) -> FastAPI:
     settings = settings or IntakeSettings()
     runtime = ServiceRuntime("intake", settings, SCHEMA)
+    for topic in (topics.DIRECTORY, topics.CASES, topics.PERSONS):
+        runtime.publishes(topic)  # every type on them, through the outbox (AsyncAPI document)
     app = runtime.http_app(
         title="Refuge intake",
         version="0.1.0",

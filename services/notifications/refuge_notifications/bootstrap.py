@@ -6,7 +6,6 @@ from fastapi import FastAPI
 
 from refuge_common.contract import topics
 from refuge_common.contract.cases import CaseConsentRecorded, CaseOpened, CaseTransferred
-from refuge_common.contract.deadlines import ReminderDue
 from refuge_common.contract.directory import (
     OfficeOpened,
     OfficeUpdated,
@@ -25,6 +24,9 @@ from refuge_notifications.domain.quiet_hours import QuietHours
 from refuge_notifications.domain.signatures import UnsubscribeTokens, derive_secret
 from refuge_notifications.entrypoints.dispatcher import BeneficiaryChannels, Clock, Dispatcher, utc_now
 from refuge_notifications.entrypoints.http_inbound import inbound_router
+from refuge_notifications.entrypoints.http_staff import install_staff_routes
+from refuge_notifications.entrypoints.trigger_wiring import install_triggers
+from refuge_notifications.entrypoints.webhook_wiring import install_webhooks
 from refuge_notifications.schema import SCHEMA
 from refuge_notifications.service_layer import handlers
 from refuge_notifications.service_layer.sms_routing import SmsRouting
@@ -64,6 +66,7 @@ def build_app(settings: NotificationsSettings | None = None, *, clock: Clock = u
     wrapper = MasterKeyWrapper(settings.master_key.get_secret_value())
     keyring = Keyring(wrapper)
     runtime = ServiceRuntime("notifications", settings, SCHEMA)
+    runtime.publishes(topics.NOTIFICATIONS)  # every type on it, through the outbox (AsyncAPI document)
     phone_secret = secret(settings, "phone-hash")
 
     directory = runtime.consumer("directory")
@@ -85,7 +88,7 @@ def build_app(settings: NotificationsSettings | None = None, *, clock: Clock = u
     runtime.subscribe(cases, topics.CASES)
 
     deadlines = runtime.consumer("deadlines")
-    deadlines.on(ReminderDue)(handlers.ReminderDueHandler(keyring))
+    install_triggers(runtime, settings, keyring, cases=cases, deadlines=deadlines, clock=clock)
     runtime.subscribe(deadlines, topics.DEADLINES)
 
     password = settings.smtp_password
@@ -98,6 +101,7 @@ def build_app(settings: NotificationsSettings | None = None, *, clock: Clock = u
         starttls=settings.smtp_starttls,
         use_tls=settings.smtp_use_tls,
         timeout=settings.smtp_timeout_seconds,
+        pool_size=settings.smtp_pool_size,
     )
     if settings.notifications_public_url is None and settings.http_host in {"0.0.0.0", "::"}:
         log.warning(
@@ -122,8 +126,12 @@ def build_app(settings: NotificationsSettings | None = None, *, clock: Clock = u
             urgent_override=settings.notifications_quiet_hours_urgent,
         ),
         clock=clock,
+        smtp_rate_per_second=settings.notifications_smtp_rate_per_second,
+        sms_rate_per_second=settings.notifications_sms_rate_per_second,
+        concurrency=settings.notifications_dispatch_concurrency,
     )
     runtime.background(dispatcher.run)
+    webhooks, webhook_dispatcher = install_webhooks(runtime, settings, OrganisationSecrets(wrapper))
 
     app = runtime.http_app(
         title="Refuge notifications",
@@ -132,6 +140,9 @@ def build_app(settings: NotificationsSettings | None = None, *, clock: Clock = u
         "and unsubscribe links.",
     )
     app.include_router(inbound_router(lambda: runtime.pool, sms, tokens, phone_secret, clock))
+    install_staff_routes(app, settings, lambda: runtime.pool)
+    app.include_router(webhooks)
     app.state.runtime = runtime
     app.state.dispatcher = dispatcher
+    app.state.webhook_dispatcher = webhook_dispatcher
     return app

@@ -59,3 +59,57 @@ class NotificationsSettings(PlatformSettings):
     notifications_sms_timeout_seconds: float = Field(
         default=15.0, gt=0, description="Seconds to wait for an SMS provider's answer."
     )
+    # --- webhooks (docs/webhooks.md) ---
+    notifications_webhook_timeout_seconds: float = Field(
+        default=15.0, gt=0, le=60, description="Longest a webhook POST may take, connection included."
+    )
+    notifications_webhook_max_attempts: int = Field(
+        default=15, ge=1, description="Attempts at one webhook delivery before it fails."
+    )
+    notifications_webhook_backoff_initial_seconds: float = Field(
+        default=5.0, gt=0, description="Delay before the first webhook retry; doubles per attempt (jitter)."
+    )
+    notifications_webhook_backoff_max_seconds: float = Field(
+        default=21_600.0, gt=0, description="Longest delay between two webhook attempts."
+    )
+    notifications_webhook_disable_after_failures: int = Field(
+        default=10, ge=1, description="An endpoint is disabled after this many deliveries failed in a row."
+    )
+    notifications_webhook_disable_after_seconds: int = Field(
+        default=259_200,
+        ge=1,
+        description="An endpoint failing without a single success for this long is disabled.",
+    )
+    notifications_webhook_allow_http_loopback: bool = Field(
+        default=False,
+        description="Accept http:// endpoints on loopback addresses (tests, a developer's machine).",
+    )
+    notifications_sms_rate_per_second: int = Field(
+        default=30,
+        ge=0,
+        description="SMS a second to one provider account, unless the organisation set its own "
+        "(refuge-notifications sms set --rate-per-second); 0: no limit.",
+    )
+    notifications_smtp_rate_per_second: int = Field(
+        default=0, ge=0, description="E-mails a second to the SMTP server; 0: no limit."
+    )
+    notifications_dispatch_concurrency: int = Field(
+        default=16, ge=1, description="Messages the dispatcher hands to providers at the same time."
+    )
+    smtp_pool_size: int = Field(
+        default=4,
+        ge=1,
+        description="SMTP connections kept open and reused, at most (one message at a time each).",
+    )
+    notifications_digest_hour: int = Field(
+        default=7,
+        ge=0,
+        le=23,
+        description="Hour on Monday (office's local time) from which the weekly caseworker digest goes out.",
+    )
+    notifications_digest_horizon_days: int = Field(
+        default=14, ge=1, description="Days ahead the weekly caseworker digest lists deadlines for."
+    )
+    notifications_digest_interval_seconds: float = Field(
+        default=300.0, gt=0, description="Seconds between two checks for weekly digests to plan."
+    )

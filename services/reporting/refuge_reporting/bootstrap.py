@@ -7,12 +7,18 @@ from fastapi import FastAPI
 from refuge_common.auth.principal import Role
 from refuge_common.auth.verification import TokenVerifier, principal_dependency
 from refuge_common.contract import topics
-from refuge_common.contract.cases import CaseClosed, CaseOpened
-from refuge_common.contract.deadlines import DeadlineComputed
+from refuge_common.contract.base import REGISTRY
 from refuge_common.runtime import ServiceRuntime
+from refuge_reporting.adapters.event_source import EventSource
+from refuge_reporting.adapters.fact_store import FactStore
+from refuge_reporting.domain.facts import MAPPERS
 from refuge_reporting.entrypoints.http_figures import figures_router
+from refuge_reporting.entrypoints.http_rebuild import rebuild_router
+from refuge_reporting.entrypoints.http_report import report_router
+from refuge_reporting.entrypoints.http_report_session import report_reader, session_router
+from refuge_reporting.entrypoints.http_stream import install_stream_page
 from refuge_reporting.schema import SCHEMA
-from refuge_reporting.service_layer import projections
+from refuge_reporting.service_layer.rebuild import Projections
 from refuge_reporting.settings import ReportingSettings
 
 
@@ -20,14 +26,19 @@ def build_app(settings: ReportingSettings | None = None) -> FastAPI:
     settings = settings or ReportingSettings()
     runtime = ServiceRuntime("reporting", settings, SCHEMA)
 
-    cases = runtime.consumer("cases")
-    cases.on(CaseOpened)(projections.case_opened)
-    cases.on(CaseClosed)(projections.case_closed)
-    runtime.subscribe(cases, topics.CASES)
-
-    deadlines = runtime.consumer("deadlines")
-    deadlines.on(DeadlineComputed)(projections.deadline_computed)
-    runtime.subscribe(deadlines, topics.DEADLINES)
+    # Batch projection of every topic (not the per-event EventConsumer): one transaction per
+    # batch, offsets stored with the facts; see service_layer/projector.py.
+    projections = Projections(
+        lambda: FactStore(runtime.pool),
+        lambda client_id: EventSource(settings.kafka_bootstrap_servers, _PROJECTED_TOPICS, client_id),
+        runtime.producer,
+        batch_size=settings.reporting_batch_size,
+        retry=runtime.retry_policy,
+    )
+    runtime.background(projections.run_live)
+    for topic in _PROJECTED_TOPICS:  # what the projector counts, for the AsyncAPI document
+        counted = [REGISTRY[type_] for type_ in MAPPERS if topic == REGISTRY[type_].TOPIC]
+        runtime.consumes(topic, *counted, reader="projector")
 
     app = runtime.http_app(
         title="Refuge reporting",
@@ -35,7 +46,15 @@ def build_app(settings: ReportingSettings | None = None) -> FastAPI:
         description="Activity figures rebuilt from the event stream.",
     )
     app.state.runtime = runtime
+    app.state.projections = projections
     verifier = TokenVerifier(settings.jwks_url)
-    readers = principal_dependency(verifier, Role.CASEWORKER, Role.COORDINATOR, Role.ORG_ADMIN)
-    app.include_router(figures_router(readers))
+    readers = principal_dependency(verifier, Role.CASEWORKER, Role.COORDINATOR, Role.ORG_ADMIN, Role.OPERATOR)
+    app.include_router(figures_router(readers, settings.reporting_suppression_threshold))
+    app.include_router(rebuild_router(principal_dependency(verifier, Role.OPERATOR)))
+    app.include_router(session_router(verifier))
+    app.include_router(report_router(report_reader(verifier), settings.reporting_suppression_threshold))
+    install_stream_page(app, runtime, settings, verifier)  # operators' live stream page
     return app
+
+
+_PROJECTED_TOPICS = tuple(topic for topic in topics.ALL if topic != topics.DEADLETTER)

@@ -36,10 +36,12 @@ from refuge_common.messaging.producer import EventProducer
 from refuge_common.messaging.retry import PermanentError, RetryPolicy
 from refuge_common.observability.logging import get_logger
 from refuge_common.observability.metrics import (
+    MALFORMED,
     MESSAGE_FAILURES,
     MESSAGES_CONSUMED,
     MESSAGES_DEAD_LETTERED,
     PROCESSING_SECONDS,
+    UNKNOWN_TYPE,
 )
 
 log = get_logger(__name__)
@@ -159,14 +161,15 @@ class EventConsumer:
         except UnknownEventType as error:
             # A type from a newer contract version: not ours to handle, not an error.
             log.info("event_ignored", topic=topic, reason=str(error))
-            MESSAGES_CONSUMED.labels(self.name, topic, "ignored").inc()
+            MESSAGES_CONSUMED.labels(self.name, topic, UNKNOWN_TYPE, "ignored").inc()
             return
         except MalformedEvent as error:
-            await self._dead_letter(record, f"malformed: {error}", attempts=1)
+            await self._dead_letter(record, f"malformed: {error}", attempts=1, event_type=MALFORMED)
             return
+        # from_record refuses types outside the contract: envelope.type is a bounded label value.
         handler = self._handlers.get(envelope.type)
         if handler is None:
-            MESSAGES_CONSUMED.labels(self.name, topic, "ignored").inc()
+            MESSAGES_CONSUMED.labels(self.name, topic, envelope.type, "ignored").inc()
             return
         with structlog.contextvars.bound_contextvars(
             event_id=envelope.id,
@@ -175,7 +178,7 @@ class EventConsumer:
             case_id=str(getattr(envelope.data, "case_id", "") or "") or None,
         ):
             await self._apply_with_retry(record, envelope, handler)
-        PROCESSING_SECONDS.labels(self.name, topic).observe(time.perf_counter() - started)
+        PROCESSING_SECONDS.labels(self.name, topic, envelope.type).observe(time.perf_counter() - started)
 
     async def _apply_with_retry(self, record: Any, envelope: Envelope, handler: Handler) -> None:
         topic = record.topic
@@ -183,13 +186,17 @@ class EventConsumer:
             try:
                 applied = await self._apply_once(envelope, handler)
             except PermanentError as error:
-                await self._dead_letter(record, f"rejected: {error}", attempts=attempt)
+                await self._dead_letter(
+                    record, f"rejected: {error}", attempts=attempt, event_type=envelope.type
+                )
                 return
             except Exception as error:
-                MESSAGE_FAILURES.labels(self.name, topic).inc()
+                MESSAGE_FAILURES.labels(self.name, topic, envelope.type).inc()
                 reason = describe_failure(error)
                 if attempt == self._retry.max_attempts:
-                    await self._dead_letter(record, f"failed: {reason}", attempts=attempt)
+                    await self._dead_letter(
+                        record, f"failed: {reason}", attempts=attempt, event_type=envelope.type
+                    )
                     return
                 delay = self._retry.delay(attempt)
                 log.warning(
@@ -200,7 +207,8 @@ class EventConsumer:
                 )
                 await asyncio.sleep(delay)
                 continue
-            MESSAGES_CONSUMED.labels(self.name, topic, "applied" if applied else "duplicate").inc()
+            outcome = "applied" if applied else "duplicate"
+            MESSAGES_CONSUMED.labels(self.name, topic, envelope.type, outcome).inc()
             return
 
     async def _apply_once(self, envelope: Envelope, handler: Handler) -> bool:
@@ -220,7 +228,7 @@ class EventConsumer:
             await handler(connection, envelope)
             return True
 
-    async def _dead_letter(self, record: Any, reason: str, *, attempts: int) -> None:
+    async def _dead_letter(self, record: Any, reason: str, *, attempts: int, event_type: str) -> None:
         log.error(
             "event_dead_lettered",
             topic=record.topic,
@@ -232,5 +240,5 @@ class EventConsumer:
         await send_to_dead_letters(
             self._producer, record, consumer=self.name, error=reason, attempts=attempts
         )
-        MESSAGES_DEAD_LETTERED.labels(self.name, record.topic).inc()
-        MESSAGES_CONSUMED.labels(self.name, record.topic, "dead_lettered").inc()
+        MESSAGES_DEAD_LETTERED.labels(self.name, record.topic, event_type).inc()
+        MESSAGES_CONSUMED.labels(self.name, record.topic, event_type, "dead_lettered").inc()

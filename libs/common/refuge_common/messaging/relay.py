@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from datetime import UTC, datetime
 
 import asyncpg
@@ -80,20 +81,29 @@ class OutboxRelay:
 
     async def run(self) -> None:
         async with Wakeup(self._pool, f"{self._schema}_outbox") as wakeup:
+            recorded_at = 0.0
             while True:
                 try:
-                    published = await self.publish_batch()
+                    published: int | None = await self.publish_batch()
                 except Exception as error:
                     log.warning("outbox_publish_failed", error=str(error), error_type=type(error).__name__)
+                    published = None
+                # The gauges must also move while publishing fails or a backlog drains in full
+                # batches: a growing backlog is what they are there to show.
+                idle = published is not None and published < self._batch_size
+                if idle or time.monotonic() - recorded_at >= self._poll_interval:
+                    recorded_at = time.monotonic()
+                    await self._record_backlog_quietly()
+                if published is None:
                     await asyncio.sleep(self._poll_interval)
-                    continue
-                if published >= self._batch_size:
-                    continue
-                try:
-                    await self._record_backlog()
-                except Exception as error:  # metrics only: a lost connection must not stop the relay
-                    log.warning("outbox_backlog_failed", error=str(error), error_type=type(error).__name__)
-                await wakeup.wait(self._poll_interval)
+                elif idle:
+                    await wakeup.wait(self._poll_interval)
+
+    async def _record_backlog_quietly(self) -> None:
+        try:
+            await self._record_backlog()
+        except Exception as error:  # metrics only: a lost connection must not stop the relay
+            log.warning("outbox_backlog_failed", error=str(error), error_type=type(error).__name__)
 
     async def _record_backlog(self) -> None:
         row = await self._pool.fetchrow("SELECT count(*) AS n, min(created_at) AS oldest FROM outbox")

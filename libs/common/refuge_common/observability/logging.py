@@ -60,6 +60,9 @@ def configure_logging(service: str, level: str = "INFO", fmt: str = "json") -> N
     # FastStream, aiokafka and uvicorn log through the standard library.
     logging.basicConfig(level=level.upper(), stream=sys.stdout, format="%(levelname)s %(name)s %(message)s")
     logging.getLogger("aiokafka").setLevel(logging.WARNING)
+    # httpx logs every request's full URL at INFO: an NGO's SMS provider or webhook URL may
+    # carry a credential or a phone number in its query string.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
 def get_logger(name: str) -> structlog.stdlib.BoundLogger:

@@ -1,4 +1,4 @@
-"""A pooled connection goes back clean: no tenant, no open transaction (with asyncpg's reset query skipped)."""
+"""A pooled connection goes back clean: no tenant, no open transaction (no reset query on release)."""
 
 from __future__ import annotations
 

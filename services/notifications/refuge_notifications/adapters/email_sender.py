@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from email.headerregistry import Address
 from email.message import EmailMessage
@@ -42,6 +43,12 @@ class _DataPhaseAwareSMTP(aiosmtplib.SMTP):
         self._before_data = before_data
         self.data_started = False
 
+    def prepare(self, before_data: BeforeData | None) -> None:
+        """Ready for the next message of a (possibly reused) session."""
+
+        self._before_data = before_data
+        self.data_started = False
+
     async def data(self, message: str | bytes, /, **options: Any) -> aiosmtplib.SMTPResponse:
         if self._before_data is not None and not await self._before_data():
             raise ClaimLost
@@ -61,6 +68,7 @@ class SmtpSender:
         starttls: bool = False,
         use_tls: bool = False,
         timeout: int = 30,
+        pool_size: int = 4,
     ) -> None:
         # Seconds per SMTP step; a send's lease outlives it, so that no other dispatcher
         # declares a send abandoned while this one still waits for the server's reply.
@@ -75,6 +83,9 @@ class SmtpSender:
             "timeout": self.timeout,
         }
         self._sender = sender
+        self._pool_size = pool_size
+        self._slots = asyncio.Semaphore(pool_size)  # connections open at once, at most
+        self._idle: list[tuple[_DataPhaseAwareSMTP, bool]] = []
 
     def build(
         self,
@@ -109,26 +120,75 @@ class SmtpSender:
 
     async def send(self, message: EmailMessage, before_data: BeforeData | None = None) -> None:
         """Send ``message``; ``before_data`` runs once the server has accepted sender and
-        recipient, just before the message goes out, and may still call it off."""
+        recipient, just before the message goes out, and may still call it off.
 
-        client = _DataPhaseAwareSMTP(before_data, **self._options)
+        Connections are reused (at most ``pool_size`` open at once): one session carries many
+        messages, each its own MAIL/RCPT/DATA transaction. A reused connection the server
+        dropped while idle fails before MAIL, when nothing can have been delivered: the
+        message is then tried once on a fresh connection."""
+
+        async with self._slots:
+            client, reused = self._idle.pop() if self._idle else (None, False)
+            if client is None or not client.is_connected:
+                client, reused = _DataPhaseAwareSMTP(None, **self._options), False
+            try:
+                await self._send_on(client, message, before_data, reused=reused)
+            except _StaleConnection:
+                client = _DataPhaseAwareSMTP(None, **self._options)
+                await self._send_on(client, message, before_data, reused=False)
+            if len(self._idle) < self._pool_size:
+                self._idle.append((client, True))
+            else:
+                await _close(client)
+
+    async def _send_on(
+        self,
+        client: _DataPhaseAwareSMTP,
+        message: EmailMessage,
+        before_data: BeforeData | None,
+        *,
+        reused: bool,
+    ) -> None:
+        client.prepare(before_data)
         try:
-            await client.connect()
+            if not client.is_connected:
+                await client.connect()
             await client.send_message(message)
         except aiosmtplib.SMTPRecipientsRefused as error:
+            await _close(client)
             raise PermanentFailure("recipient refused") from error
         except aiosmtplib.SMTPResponseException as error:
+            await _close(client)
             # A reply, even after DATA, is the server's decision: the message was not taken.
             if 500 <= error.code < 600:
                 raise PermanentFailure(f"smtp {error.code}") from error
             raise TemporaryFailure(f"smtp {error.code}") from error
         except (aiosmtplib.SMTPException, OSError) as error:
+            await _close(client)
             if client.data_started:
                 raise OutcomeUnknown(type(error).__name__) from error
+            if reused and isinstance(error, aiosmtplib.SMTPServerDisconnected | OSError):
+                raise _StaleConnection from error
             raise TemporaryFailure(type(error).__name__) from error
-        finally:
-            # The message was accepted (or not) before this point: a failed QUIT changes nothing.
-            with contextlib.suppress(aiosmtplib.SMTPException, OSError):
-                if client.is_connected:
-                    await client.quit()
+        except BaseException:  # ClaimLost, cancellation: the session's state is unknown
             client.close()
+            raise
+
+    async def aclose(self) -> None:
+        """Close the idle connections (QUIT)."""
+
+        while self._idle:
+            client, _reused = self._idle.pop()
+            await _close(client)
+
+
+class _StaleConnection(Exception):
+    """A reused connection was found closed before anything was handed over."""
+
+
+async def _close(client: aiosmtplib.SMTP) -> None:
+    # The message was accepted (or not) before this point: a failed QUIT changes nothing.
+    with contextlib.suppress(aiosmtplib.SMTPException, OSError):
+        if client.is_connected:
+            await client.quit()
+    client.close()

@@ -16,7 +16,7 @@ from refuge_common.contract.sealed import Sealed
 from refuge_common.crypto.keyring import KeyWrapper
 from refuge_common.crypto.sealing import UnreadableData, new_data_key, open_sealed, seal
 from refuge_common.db.pool import Connection
-from refuge_notifications.adapters import store
+from refuge_notifications.adapters import organisation_config
 
 
 class OrganisationSecrets:
@@ -24,10 +24,14 @@ class OrganisationSecrets:
         self._wrapper = wrapper
 
     async def _key(self, connection: Connection, tenant_id: UUID, *, create: bool) -> bytes | None:
-        wrapped = await store.organisation_wrapped_key(connection, tenant_id)
+        wrapped = await organisation_config.organisation_wrapped_key(connection, tenant_id)
         if wrapped is None and create:
-            await store.add_organisation_key(connection, tenant_id, self._wrapper.wrap(new_data_key()))
-            wrapped = await store.organisation_wrapped_key(connection, tenant_id)  # ours or a racer's
+            await organisation_config.add_organisation_key(
+                connection, tenant_id, self._wrapper.wrap(new_data_key())
+            )
+            wrapped = await organisation_config.organisation_wrapped_key(
+                connection, tenant_id
+            )  # ours or a racer's
         return self._wrapper.unwrap(wrapped) if wrapped is not None else None
 
     async def seal(self, connection: Connection, tenant_id: UUID, payload: dict[str, Any]) -> Sealed:

@@ -59,6 +59,8 @@ class ProviderConfig:
     account_sid: str | None = None
     sender: str | None = None  # Twilio "From": a number, an alphanumeric id, or MG... service
     display_name: str | None = None  # the name SMS bodies carry, if not the organisation's
+    rate_per_second: int | None = None  # the provider's limit for this account; None: the default
+    rate_key: str = "sms:default"  # which account the rate limit counts against
     secrets: dict[str, str] = field(default_factory=dict, repr=False)
 
     @property

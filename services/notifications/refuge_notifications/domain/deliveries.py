@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from typing import Any
 from uuid import UUID
 
 from refuge_common.contract.vocabulary import NotificationChannel, RecipientKind
@@ -29,7 +30,7 @@ class PlannedDelivery:
     recipient_kind: RecipientKind
     recipient_id: UUID
     template: str
-    context: dict[str, str]
+    context: dict[str, Any]  # ids, purposes and instants: never personal data
     case_id: UUID | None
     deadline_id: UUID | None
 

@@ -13,7 +13,27 @@ from dataclasses import dataclass
 from refuge_common.contract.vocabulary import NotificationChannel, RecipientKind
 
 REMINDER_DUE = "reminder.due"
-TRIGGERS = (REMINDER_DUE,)
+HEARING_SCHEDULED = "case.hearing_scheduled"
+HEARING_RESCHEDULED = "case.hearing_rescheduled"
+HEARING_CANCELLED = "case.hearing_cancelled"
+DEADLINE_MISSED = "deadline.missed"
+# Not an event: the weekly job that lists each office's coming deadlines to its caseworkers.
+WEEKLY_DIGEST = "digest.weekly"
+TRIGGERS = (
+    REMINDER_DUE,
+    HEARING_SCHEDULED,
+    HEARING_RESCHEDULED,
+    HEARING_CANCELLED,
+    DEADLINE_MISSED,
+    WEEKLY_DIGEST,
+)
+HEARING_TRIGGERS = {
+    "scheduled": HEARING_SCHEDULED,
+    "rescheduled": HEARING_RESCHEDULED,
+    "cancelled": HEARING_CANCELLED,
+}
+_SMS, _EMAIL = NotificationChannel.SMS, NotificationChannel.EMAIL
+_BENEFICIARY, _CASEWORKER = RecipientKind.BENEFICIARY, RecipientKind.CASEWORKER
 
 
 @dataclass(frozen=True)
@@ -25,9 +45,19 @@ class Rule:
 
 # trigger, recipient, channel -> enabled by default
 DEFAULT_POLICY: Mapping[Rule, bool] = {
-    Rule(REMINDER_DUE, RecipientKind.CASEWORKER, NotificationChannel.EMAIL): True,
-    Rule(REMINDER_DUE, RecipientKind.BENEFICIARY, NotificationChannel.SMS): True,
-    Rule(REMINDER_DUE, RecipientKind.BENEFICIARY, NotificationChannel.EMAIL): True,
+    Rule(REMINDER_DUE, _CASEWORKER, _EMAIL): True,
+    Rule(REMINDER_DUE, _BENEFICIARY, _SMS): True,
+    Rule(REMINDER_DUE, _BENEFICIARY, _EMAIL): True,
+    # The beneficiary is told of every change of their hearing's date, on both channels.
+    **{
+        Rule(trigger, _BENEFICIARY, channel): True
+        for trigger in HEARING_TRIGGERS.values()
+        for channel in (_SMS, _EMAIL)
+    },
+    # A missed deadline is for the staff: the caseworker and the coordinators, at once.
+    Rule(DEADLINE_MISSED, _CASEWORKER, _EMAIL): True,
+    Rule(DEADLINE_MISSED, RecipientKind.COORDINATOR, _EMAIL): True,
+    Rule(WEEKLY_DIGEST, _CASEWORKER, _EMAIL): True,
 }
 
 

@@ -32,7 +32,7 @@ from refuge_common.crypto.keyring import MasterKeyWrapper
 from refuge_common.db.migrations import app_dsn
 from refuge_common.db.pool import create_pool, tenant_transaction
 from refuge_common.service_main import service_cli
-from refuge_notifications.adapters import store
+from refuge_notifications.adapters import organisation_config
 from refuge_notifications.adapters.sms_providers import KINDS
 from refuge_notifications.domain import policy
 from refuge_notifications.schema import SCHEMA
@@ -92,6 +92,12 @@ def set_provider(
     display_name: Annotated[
         str | None, typer.Option(help="the name SMS bodies carry (default: the organisation's name)")
     ] = None,
+    rate_per_second: Annotated[
+        int | None,
+        typer.Option(
+            help="messages per second the provider accepts from this account (default: the service's)"
+        ),
+    ] = None,
     token: Annotated[
         str | None, typer.Option(envvar="REFUGE_SMS_TOKEN", help="webhook: bearer token sent with each SMS")
     ] = None,
@@ -128,6 +134,7 @@ def set_provider(
                 account_sid=account_sid,
                 sender=sender,
                 display_name=display_name,
+                rate_per_second=rate_per_second,
                 secrets={"token": token, "auth_token": auth_token, "inbound_secret": inbound_secret},
             )
 
@@ -140,7 +147,7 @@ def show_provider(org: Org) -> None:
 
     async def action(pool: asyncpg.Pool, settings: NotificationsSettings) -> dict[str, Any]:
         async with tenant_transaction(pool, org) as connection:
-            row = await store.get_sms_provider(connection, org)
+            row = await organisation_config.get_sms_provider(connection, org)
         if row is None:
             default = settings.notifications_sms_default_webhook_url
             return {"organisation_id": str(org), "kind": "default", "url": default or None}
@@ -155,7 +162,7 @@ def delete_provider(org: Org) -> None:
 
     async def action(pool: asyncpg.Pool, _settings: NotificationsSettings) -> dict[str, Any]:
         async with tenant_transaction(pool, org) as connection:
-            deleted = await store.delete_sms_provider(connection, org)
+            deleted = await organisation_config.delete_sms_provider(connection, org)
         return {"organisation_id": str(org), "deleted": deleted}
 
     _print(_run(action))
@@ -167,7 +174,7 @@ def show_policy(org: Org) -> None:
 
     async def action(pool: asyncpg.Pool, _settings: NotificationsSettings) -> dict[str, Any]:
         async with tenant_transaction(pool, org) as connection:
-            rows = await store.policy_overrides(connection)
+            rows = await organisation_config.policy_overrides(connection)
         overrides = {
             policy.Rule(
                 r["trigger_name"], RecipientKind(r["recipient_kind"]), NotificationChannel(r["channel"])
@@ -195,9 +202,11 @@ def show_policy(org: Org) -> None:
 @policy_app.command("set")
 def set_policy(
     org: Org,
-    recipient: Annotated[str, typer.Option(help="beneficiary or caseworker")],
+    recipient: Annotated[str, typer.Option(help="beneficiary, caseworker or coordinator")],
     channel: Annotated[str, typer.Option(help="sms or email")],
-    trigger: Annotated[str, typer.Option(help="the triggering event")] = policy.REMINDER_DUE,
+    trigger: Annotated[
+        str, typer.Option(help="the trigger: " + ", ".join(policy.TRIGGERS))
+    ] = policy.REMINDER_DUE,
     enabled: Annotated[
         bool | None, typer.Option("--enabled/--disabled", help="on or off for this organisation")
     ] = None,
@@ -220,7 +229,7 @@ def set_policy(
     async def action(pool: asyncpg.Pool, _settings: NotificationsSettings) -> dict[str, Any]:
         state = None if default else enabled
         async with tenant_transaction(pool, org) as connection:
-            await store.set_policy(connection, org, trigger, recipient, channel, state)
+            await organisation_config.set_policy(connection, org, trigger, recipient, channel, state)
         return {
             "organisation_id": str(org),
             "trigger": trigger,

@@ -40,7 +40,8 @@ from refuge_common.contract.vocabulary import FailureReason
 from refuge_common.db.pool import tenant_transaction
 from refuge_common.messaging.outbox import add_to_outbox
 from refuge_common.observability.logging import get_logger
-from refuge_notifications.adapters import store
+from refuge_notifications import metrics
+from refuge_notifications.adapters import beneficiaries, delivery_log, directory_copy
 from refuge_notifications.adapters.sms_providers import TWILIO, WEBHOOK, ProviderConfig
 from refuge_notifications.domain.phones import is_stop_request, phone_hash, to_e164
 from refuge_notifications.domain.rendering import render_page
@@ -150,7 +151,7 @@ def inbound_router(
             return False  # queued, sent, accepted...: not the final word
         delivered = status in DELIVERED
         async with tenant_transaction(pool(), organisation_id) as connection:
-            row = await store.record_receipt(
+            row = await delivery_log.record_receipt(
                 connection,
                 organisation_id,
                 provider_message_id=provider_message_id,
@@ -166,6 +167,7 @@ def inbound_router(
                     reason=FailureReason.UNDELIVERABLE, provider_code=provider_code, **events.common(row)
                 )
             await add_to_outbox(connection, [new_event(SOURCE, event, organisation_id)])
+        metrics.count_final(row["channel"], "delivered" if delivered else "failed")
         log.info("notification_receipt", delivery_id=str(row["delivery_id"]), delivered=delivered)
         return True
 
@@ -178,7 +180,7 @@ def inbound_router(
             log.warning("sms_stop_without_number")
             return 0
         async with tenant_transaction(pool(), organisation_id) as connection:
-            persons = await store.persons_with_phone(connection, phone_hash(phone_secret, number))
+            persons = await beneficiaries.persons_with_phone(connection, phone_hash(phone_secret, number))
             for person_id in persons:
                 await consents.record(
                     connection,
@@ -201,8 +203,8 @@ def inbound_router(
                 headers=PAGE_HEADERS,
             )
         async with tenant_transaction(pool(), request.tenant_id) as connection:
-            organisation = await store.get_organisation(connection, request.tenant_id)
-            known = await store.get_person(connection, request.person_id) is not None
+            organisation = await directory_copy.get_organisation(connection, request.tenant_id)
+            known = await beneficiaries.get_person(connection, request.person_id) is not None
             if confirm and known:  # an erased person's consent is not written back
                 await consents.record(
                     connection,

@@ -8,7 +8,7 @@ from uuid import UUID
 import httpx
 
 from refuge_common.db.pool import Connection
-from refuge_notifications.adapters import store
+from refuge_notifications.adapters import organisation_config
 from refuge_notifications.adapters.org_secrets import OrganisationSecrets
 from refuge_notifications.adapters.sms_providers import (
     TWILIO,
@@ -39,7 +39,7 @@ class SmsRouting:
     async def config(self, connection: Connection, tenant_id: UUID) -> ProviderConfig | None:
         """The organisation's provider, else the default webhook if there is one."""
 
-        row = await store.get_sms_provider(connection, tenant_id)
+        row = await organisation_config.get_sms_provider(connection, tenant_id)
         if row is not None:
             secrets = await self._secrets.open(connection, tenant_id, row.credentials)
             return ProviderConfig(
@@ -48,6 +48,10 @@ class SmsRouting:
                 account_sid=row.settings.get("account_sid"),
                 sender=row.settings.get("sender"),
                 display_name=row.settings.get("display_name"),
+                rate_per_second=int(row.settings["rate_per_second"])
+                if row.settings.get("rate_per_second")
+                else None,
+                rate_key=f"sms:{tenant_id}",
                 secrets={k: str(v) for k, v in secrets.items() if v},
             )
         if not self._default_url:
@@ -76,6 +80,7 @@ class SmsRouting:
         account_sid: str | None = None,
         sender: str | None = None,
         display_name: str | None = None,
+        rate_per_second: int | None = None,
         secrets: dict[str, str | None],
     ) -> dict[str, Any]:
         """Set (replace) the organisation's provider; returns what is stored in clear."""
@@ -89,6 +94,8 @@ class SmsRouting:
                 raise ValueError("webhook needs --url")
         else:
             raise ValueError(f"unknown kind {kind!r}: webhook or twilio")
+        if rate_per_second is not None and rate_per_second < 1:
+            raise ValueError("--rate-per-second must be at least 1")
         settings = {
             name: value
             for name, value in {
@@ -96,13 +103,14 @@ class SmsRouting:
                 "account_sid": account_sid,
                 "sender": sender,
                 "display_name": display_name,
+                "rate_per_second": str(rate_per_second) if rate_per_second else None,
             }.items()
             if value
         }
         sealed = await self._secrets.seal(
             connection, tenant_id, {k: v for k, v in secrets.items() if k in SECRET_FIELDS and v}
         )
-        await store.put_sms_provider(connection, tenant_id, kind, settings, sealed)
+        await organisation_config.put_sms_provider(connection, tenant_id, kind, settings, sealed)
         return {
             "organisation_id": str(tenant_id),
             "kind": kind,

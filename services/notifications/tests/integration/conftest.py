@@ -30,6 +30,7 @@ from refuge_devstack.mail_sink import MailSink, ReceivedMail
 from refuge_devstack.ports import free_port
 from refuge_devstack.sms_sink import SmsSinkServer, SmsStore
 from refuge_devstack.testing import eventually, tenant_events
+from refuge_devstack.tokens import LocalIssuer
 from refuge_notifications.bootstrap import build_app
 from refuge_notifications.schema import SCHEMA
 from refuge_notifications.settings import NotificationsSettings
@@ -37,6 +38,11 @@ from refuge_notifications.settings import NotificationsSettings
 T = TypeVar("T")
 PUBLIC_URL = "http://notifications.test"
 INBOUND_SECRET = "inbound-secret-for-tests"
+# The consumer groups that keep the read-models and plan messages (other groups of this
+# service, such as the webhooks', read the same events into the same inbox).
+MESSAGE_CONSUMERS = tuple(
+    f"refuge.notifications.{group}" for group in ("directory", "persons", "cases", "deadlines")
+)
 
 
 class MovableClock:
@@ -90,6 +96,7 @@ class Notifications:
     sms: SmsSinkServer
     admin_dsn: str
     http: httpx.AsyncClient
+    issuer: LocalIssuer
     _seen: dict[UUID, list[tuple[str, dict[str, Any]]]] = field(default_factory=dict)
 
     async def publish(self, tenant: UUID, *events: EventData, source: str = "/refuge/intake") -> list[str]:
@@ -212,9 +219,11 @@ class Notifications:
 
         await self.eventually(
             lambda: self.fetchval(
-                "SELECT count(*) = $2 FROM notifications.inbox WHERE event_id = ANY($1::text[])",
+                """SELECT count(DISTINCT event_id) = $2 FROM notifications.inbox
+                   WHERE event_id = ANY($1::text[]) AND consumer = ANY($3::text[])""",
                 list(event_ids),
                 len(event_ids),
+                list(MESSAGE_CONSUMERS),
             )
         )
 
@@ -334,11 +343,23 @@ def sinks() -> Iterator[tuple[MailSink, SmsSinkServer]]:
 
 
 @pytest.fixture(scope="module")
+def token_issuer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalIssuer]:
+    """Intake's token issuer with its JWKS on a local port: staff routes verify real tokens."""
+
+    local = LocalIssuer(tmp_path_factory.mktemp("issuer") / "key.pem")
+    try:
+        yield local
+    finally:
+        local.close()
+
+
+@pytest.fixture(scope="module")
 async def notifications(
     kafka_bootstrap_servers: str,
     database_url: str,
     sinks: tuple[MailSink, SmsSinkServer],
     master_key: str,
+    token_issuer: LocalIssuer,
 ) -> AsyncIterator[Notifications]:
     mail, sms = sinks
     master = master_key
@@ -358,6 +379,8 @@ async def notifications(
         notifications_sms_default_webhook_url=f"{sms.url}/sms",
         notifications_sms_default_inbound_secret=INBOUND_SECRET,
         notifications_sms_timeout_seconds=1.0,
+        notifications_digest_interval_seconds=0.5,
+        jwks_url=token_issuer.jwks_url,
         REFUGE_MASTER_KEY=master,
     )
     await migrate_service(settings, SCHEMA)
@@ -380,6 +403,7 @@ async def notifications(
                 sms=sms,
                 admin_dsn=database_url,
                 http=http,
+                issuer=token_issuer,
             )
     finally:
         await producer.stop()

@@ -14,7 +14,7 @@ import pytest
 from refuge_common.contract.vocabulary import NotificationChannel, RecipientKind
 from refuge_common.db.migrations import app_dsn, migrate
 from refuge_common.db.pool import create_pool
-from refuge_notifications.adapters import store
+from refuge_notifications.adapters import delivery_log
 from refuge_notifications.domain.deliveries import PlannedDelivery
 from refuge_notifications.schema import SCHEMA
 
@@ -48,8 +48,8 @@ async def _plan(pool: asyncpg.Pool) -> uuid.UUID:
         deadline_id=uuid.uuid4(),
     )
     async with pool.acquire() as connection, connection.transaction():
-        assert await store.plan_delivery(connection, planned)
-        assert not await store.plan_delivery(connection, planned)  # one per event, recipient, channel
+        assert await delivery_log.plan_delivery(connection, planned)
+        assert not await delivery_log.plan_delivery(connection, planned)  # one per event, recipient, channel
     return delivery_id
 
 
@@ -59,19 +59,19 @@ async def _status(pool: asyncpg.Pool, delivery_id: uuid.UUID) -> str:
 
 async def test_a_claim_that_lapsed_before_the_provider_call_is_taken_again(pool: asyncpg.Pool) -> None:
     delivery_id = await _plan(pool)
-    [first] = await store.claim_deliveries(pool, 10, LEASE)
+    [first] = await delivery_log.claim_deliveries(pool, 10, LEASE)
     assert first["delivery_id"] == delivery_id and await _status(pool, delivery_id) == "claimed"
-    assert await store.claim_deliveries(pool, 10, LEASE) == []  # held while the lease runs
+    assert await delivery_log.claim_deliveries(pool, 10, LEASE) == []  # held while the lease runs
 
     await asyncio.sleep(LEASE + 0.2)  # the first dispatcher died while composing
-    [second] = await store.claim_deliveries(pool, 10, LEASE)
+    [second] = await delivery_log.claim_deliveries(pool, 10, LEASE)
     assert second["delivery_id"] == delivery_id and second["claim_token"] != first["claim_token"]
     async with pool.acquire() as connection:
         # The first dispatcher, back to life, may neither call the provider nor settle.
-        assert not await store.begin_sending(connection, delivery_id, first["claim_token"], LEASE)
-        assert not await store.settle(connection, delivery_id, first["claim_token"], "sent")
-        assert await store.begin_sending(connection, delivery_id, second["claim_token"], LEASE)
-        assert await store.settle(connection, delivery_id, second["claim_token"], "sent")
+        assert not await delivery_log.begin_sending(connection, delivery_id, first["claim_token"], LEASE)
+        assert not await delivery_log.settle(connection, delivery_id, first["claim_token"], "sent")
+        assert await delivery_log.begin_sending(connection, delivery_id, second["claim_token"], LEASE)
+        assert await delivery_log.settle(connection, delivery_id, second["claim_token"], "sent")
     assert await _status(pool, delivery_id) == "sent"
     # Attempts count failed provider exchanges: a dispatcher dying before one is not a failure.
     assert await pool.fetchval("SELECT attempts FROM deliveries WHERE delivery_id = $1", delivery_id) == 0
@@ -79,30 +79,33 @@ async def test_a_claim_that_lapsed_before_the_provider_call_is_taken_again(pool:
 
 async def test_a_send_that_lapsed_during_the_provider_call_is_never_claimed_again(pool: asyncpg.Pool) -> None:
     delivery_id = await _plan(pool)
-    [claimed] = await store.claim_deliveries(pool, 10, LEASE)
+    [claimed] = await delivery_log.claim_deliveries(pool, 10, LEASE)
     async with pool.acquire() as connection:
-        assert await store.begin_sending(connection, delivery_id, claimed["claim_token"], LEASE)
-    assert await store.abandoned_sends(pool, 10) == []  # still within its lease
+        assert await delivery_log.begin_sending(connection, delivery_id, claimed["claim_token"], LEASE)
+    assert await delivery_log.abandoned_sends(pool, 10) == []  # still within its lease
 
     await asyncio.sleep(LEASE + 0.2)  # the dispatcher died during the provider call
-    assert await store.claim_deliveries(pool, 10, LEASE) == []
-    [abandoned] = await store.abandoned_sends(pool, 10)
+    assert await delivery_log.claim_deliveries(pool, 10, LEASE) == []
+    [abandoned] = await delivery_log.abandoned_sends(pool, 10)
     assert abandoned["delivery_id"] == delivery_id
     async with pool.acquire() as connection:
-        assert await store.settle(connection, delivery_id, abandoned["claim_token"], "unknown", "died")
-        assert not await store.settle(connection, delivery_id, abandoned["claim_token"], "sent")
+        assert await delivery_log.settle(connection, delivery_id, abandoned["claim_token"], "unknown", "died")
+        assert not await delivery_log.settle(connection, delivery_id, abandoned["claim_token"], "sent")
     assert await _status(pool, delivery_id) == "unknown"
-    assert await store.abandoned_sends(pool, 10) == [] and await store.claim_deliveries(pool, 10, LEASE) == []
+    assert (
+        await delivery_log.abandoned_sends(pool, 10) == []
+        and await delivery_log.claim_deliveries(pool, 10, LEASE) == []
+    )
 
 
 async def test_a_temporary_failure_waits_and_is_claimed_again_with_a_new_token(pool: asyncpg.Pool) -> None:
     delivery_id = await _plan(pool)
-    [claimed] = await store.claim_deliveries(pool, 10, LEASE)
+    [claimed] = await delivery_log.claim_deliveries(pool, 10, LEASE)
     async with pool.acquire() as connection:
-        assert await store.begin_sending(connection, delivery_id, claimed["claim_token"], LEASE)
-        await store.retry_later(connection, delivery_id, claimed["claim_token"], 0.5, "smtp 451")
+        assert await delivery_log.begin_sending(connection, delivery_id, claimed["claim_token"], LEASE)
+        await delivery_log.retry_later(connection, delivery_id, claimed["claim_token"], 0.5, "smtp 451")
     assert await _status(pool, delivery_id) == "pending"
-    assert await store.claim_deliveries(pool, 10, LEASE) == []  # not before its time
+    assert await delivery_log.claim_deliveries(pool, 10, LEASE) == []  # not before its time
     await asyncio.sleep(0.7)
-    [again] = await store.claim_deliveries(pool, 10, LEASE)
+    [again] = await delivery_log.claim_deliveries(pool, 10, LEASE)
     assert again["attempts"] == 1 and again["claim_token"] != claimed["claim_token"]

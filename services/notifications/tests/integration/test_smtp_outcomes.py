@@ -29,6 +29,18 @@ class Server:
         self.answer = "250 OK"
         self.recipient_answer = "250 OK"
         self.received: list[bytes] = []
+        self.sessions: set[tuple[str, int]] = set()  # client addresses: one per connection
+        self.drop_on_mail = False  # close the connection as a server does an idle one
+
+    async def handle_MAIL(  # noqa: N802
+        self, server: Any, session: Any, envelope: Any, address: str, options: list[str]
+    ) -> str:
+        self.sessions.add(tuple(session.peer))
+        if self.drop_on_mail:
+            self.drop_on_mail = False
+            server.transport.close()
+        envelope.mail_from = address
+        return "250 OK"
 
     async def handle_RCPT(  # noqa: N802
         self, server: Any, session: Any, envelope: Any, address: str, options: list[str]
@@ -114,3 +126,26 @@ async def test_a_sender_whose_claim_was_lost_sends_nothing(smtp: tuple[Server, S
     with pytest.raises(ClaimLost):
         await sender.send(_message(sender), before_data=claim_lost)
     assert server.received == []
+
+
+async def test_one_connection_carries_several_messages_and_a_dropped_one_is_replaced(
+    smtp: tuple[Server, SmtpSender],
+) -> None:
+    server, sender = smtp
+    calls: list[str] = []
+
+    async def before_data() -> bool:
+        calls.append("sending")
+        return True
+
+    for _ in range(3):
+        await sender.send(_message(sender), before_data)
+    assert len(server.received) == 3 and len(server.sessions) == 1  # reused, not reconnected
+
+    # The server closed the idle connection: found out at MAIL, before anything was handed
+    # over, so the message goes once over a new connection, neither failed nor doubled.
+    server.drop_on_mail = True
+    await sender.send(_message(sender), before_data)
+    assert len(server.received) == 4 and len(server.sessions) == 2
+    assert calls == ["sending"] * 4
+    await sender.aclose()

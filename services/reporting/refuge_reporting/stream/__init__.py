@@ -1,0 +1,1 @@
+"""The operators' live stream page: topics, lag, dead letters and outboxes, never personal data."""
