@@ -1,13 +1,8 @@
 """The operators' live stream page: ``GET /stream``, figures pushed by server-sent events.
 
-How a browser holds the operator's token: ``EventSource`` cannot send an ``Authorization``
-header, so the page posts the access token once (``POST /stream/session``, bearer, operator
-role) and gets it back as a cookie: ``HttpOnly`` (page scripts never read it), ``SameSite=Strict``
-(no other site's page can make the browser send it), ``Path=/stream`` (no other route sees it),
-``Secure`` over HTTPS, and living no longer than the token itself. A token in the query string
-would have been simpler, but URLs end up in access logs, browser history and ``Referer``
-headers. The cookie holds the signed token rather than a server-side session: every service
-instance can verify it (JWKS), it expires by itself, and nothing has to be stored.
+``EventSource`` cannot send an ``Authorization`` header: the page trades the operator's
+access token for a cookie once (``POST /stream/session``; entrypoints/http_browser_session.py
+says how and why).
 """
 
 from __future__ import annotations
@@ -16,20 +11,18 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import asdict
 from pathlib import Path
-from typing import Annotated
 
 import httpx
-import jwt
-from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request, Response, status
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import FileResponse
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 
-from refuge_common.auth.principal import Principal, Role
-from refuge_common.auth.verification import InvalidToken, TokenVerifier
+from refuge_common.auth.principal import Role
+from refuge_common.auth.verification import TokenVerifier
 from refuge_common.runtime import ServiceRuntime
 from refuge_reporting.adapters.stream_broker import DeadLetterWatch, StreamBroker
 from refuge_reporting.adapters.stream_scrape import scrape_outboxes
+from refuge_reporting.entrypoints.http_browser_session import add_session_routes, verified_token
 from refuge_reporting.settings import ReportingSettings
 from refuge_reporting.stream.figures import OutboxFigure
 from refuge_reporting.stream.sampler import StreamSampler
@@ -42,26 +35,6 @@ PAGE_HEADERS = {
     "Cache-Control": "no-store",
     "X-Content-Type-Options": "nosniff",
 }
-
-_bearer = HTTPBearer(auto_error=False, description="An operator's access token from intake's /oauth/token")
-
-
-async def _operator(verifier: TokenVerifier, token: str | None) -> tuple[Principal, int]:
-    """The operator holding ``token`` and when the token expires (epoch seconds)."""
-
-    if not token:
-        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "missing token", {"WWW-Authenticate": "Bearer"})
-    try:
-        principal = await verifier.verify(token)
-    except (InvalidToken, httpx.HTTPError) as error:
-        raise HTTPException(
-            status.HTTP_401_UNAUTHORIZED, f"invalid token: {error}", {"WWW-Authenticate": "Bearer"}
-        ) from error
-    if principal.role is not Role.OPERATOR:
-        raise HTTPException(status.HTTP_403_FORBIDDEN, f"role {principal.role} may not do this")
-    # Signature and expiry were checked just above; this only reads the expiry back.
-    expires = int(jwt.decode(token, options={"verify_signature": False})["exp"])
-    return principal, expires
 
 
 def stream_router(sampler: StreamSampler, verifier: TokenVerifier) -> APIRouter:
@@ -79,37 +52,10 @@ def stream_router(sampler: StreamSampler, verifier: TokenVerifier) -> APIRouter:
     async def style() -> FileResponse:
         return FileResponse(STATIC / "stream.css", media_type="text/css", headers=PAGE_HEADERS)
 
-    @router.post(
-        "/session",
-        status_code=status.HTTP_204_NO_CONTENT,
-        summary="Trade an operator's bearer token for the page's cookie",
-    )
-    async def open_session(
-        request: Request,
-        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-    ) -> Response:
-        token = credentials.credentials if credentials else None
-        _, expires = await _operator(verifier, token)
-        response = Response(status_code=status.HTTP_204_NO_CONTENT)
-        response.set_cookie(
-            COOKIE,
-            token or "",
-            max_age=max(1, expires - int(time.time())),
-            path="/stream",
-            secure=request.url.scheme == "https",
-            httponly=True,
-            samesite="strict",
-        )
-        return response
-
-    @router.delete("/session", status_code=status.HTTP_204_NO_CONTENT, summary="Forget the page's cookie")
-    async def close_session() -> Response:
-        response = Response(status_code=status.HTTP_204_NO_CONTENT)
-        response.delete_cookie(COOKIE, path="/stream", httponly=True, samesite="strict")
-        return response
+    add_session_routes(router, verifier, cookie=COOKIE, path="/stream", roles=(Role.OPERATOR,))
 
     async def cookie_operator(request: Request) -> int:
-        _, expires = await _operator(verifier, request.cookies.get(COOKIE))
+        _, expires = await verified_token(verifier, request.cookies.get(COOKIE), (Role.OPERATOR,))
         return expires
 
     @router.get(
