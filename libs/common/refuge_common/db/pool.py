@@ -22,20 +22,17 @@ async def _init_connection(connection: Connection) -> None:
         )
 
 
-async def _reset_if_left_in_transaction(connection: Connection) -> None:
-    """What a released connection needs here: nothing, unless a transaction was left open.
+async def _no_session_state_to_reset(_connection: Connection) -> None:
+    """What a released connection needs beyond asyncpg's own cleanup here: nothing.
 
-    asyncpg's default reset sends ``pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *;
-    RESET ALL`` on every release: one more round trip per request or event, and a
-    measurable share of intake's CPU per write. None of it has anything to undo here:
-    the tenant is ``SET LOCAL`` (set_config's is_local), advisory locks are transaction
-    locks, cursors live in transactions, and ``Wakeup`` unlistens before it releases.
-    A connection somehow left inside a transaction still gets the full reset, ROLLBACK
-    included.
+    With a ``reset`` callback, asyncpg still rolls back a transaction left open and drops
+    the connection's listeners before calling it (``Connection._reset``), but it no longer
+    sends ``pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET ALL`` on every release:
+    one more round trip per request or event, and a measurable share of intake's CPU per
+    write. None of it has anything to undo here: the tenant is ``SET LOCAL`` (set_config's
+    is_local) and so ends with its transaction, advisory locks are transaction locks,
+    cursors live in transactions, and ``Wakeup`` unlistens before it releases.
     """
-
-    if connection.is_in_transaction():
-        await connection.reset()
 
 
 async def create_pool(dsn: str, *, size: int = 10, schema: str | None = None) -> asyncpg.Pool:
@@ -45,7 +42,7 @@ async def create_pool(dsn: str, *, size: int = 10, schema: str | None = None) ->
         min_size=1,
         max_size=size,
         init=_init_connection,
-        reset=_reset_if_left_in_transaction,
+        reset=_no_session_state_to_reset,
         server_settings=settings,
     )
     assert pool is not None
