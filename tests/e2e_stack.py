@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -101,3 +102,26 @@ def api(stack: Stack, tenant: Tenant) -> httpx.Client:
     return httpx.Client(
         base_url=stack.url("intake"), timeout=10, headers={"Authorization": f"Bearer {tenant.api_key}"}
     )
+
+
+def open_case_with_decision(stack: Stack, tenant: Tenant, notified_at: datetime) -> str:
+    """A removal appeal case of ``tenant``'s caseworker, with an OQTF (ordinary regime)
+    notified at ``notified_at``, through intake's API; its case_id."""
+
+    with api(stack, tenant) as client:
+        opened = client.post(
+            "/cases",
+            json={
+                "case_type": "removal_appeal",
+                "channel": "in_person",
+                "caseworker_id": tenant.caseworker_id,
+            },
+        )
+        assert opened.status_code == 201, opened.text
+        case_id: str = opened.json()["case_id"]
+        recorded = client.post(
+            f"/cases/{case_id}/facts/decision_notified",
+            json={"decision": "oqtf", "regime": "ordinary", "notified_at": notified_at.isoformat()},
+        )
+        assert recorded.status_code == 201, recorded.text
+    return case_id

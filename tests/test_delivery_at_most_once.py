@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 import asyncpg
 import pytest
-from e2e_stack import Stack, Tenant, api
+from e2e_stack import Stack, Tenant, open_case_with_decision
 from e2e_support import read_topic, recent_notification_date, wait_until
 
 from refuge_common.presentation import case_reference
@@ -24,23 +24,7 @@ SETTLED = {"sent", "failed", "unknown"}
 
 def _open_case_with_decision(stack: Stack, tenant: Tenant) -> str:
     notified_at = datetime.combine(recent_notification_date(datetime.now(PARIS).date()), time(9), PARIS)
-    with api(stack, tenant) as client:
-        opened = client.post(
-            "/cases",
-            json={
-                "case_type": "removal_appeal",
-                "channel": "in_person",
-                "caseworker_id": tenant.caseworker_id,
-            },
-        )
-        assert opened.status_code == 201, opened.text
-        case_id: str = opened.json()["case_id"]
-        recorded = client.post(
-            f"/cases/{case_id}/facts/decision_notified",
-            json={"decision": "oqtf", "regime": "ordinary", "notified_at": notified_at.isoformat()},
-        )
-        assert recorded.status_code == 201, recorded.text
-    return case_id
+    return open_case_with_decision(stack, tenant, notified_at)
 
 
 def _deliveries(stack: Stack, tenant: Tenant) -> dict[str, str]:

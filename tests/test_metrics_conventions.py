@@ -13,10 +13,11 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Iterable
+from datetime import datetime
 
 import httpx
 import pytest
-from e2e_stack import Stack, api
+from e2e_stack import Stack, api, open_case_with_decision
 from e2e_support import wait_until
 from metrics_registry import refuge_families
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
@@ -112,22 +113,8 @@ def test_the_checks_catch_what_they_are_for() -> None:
 @pytest.mark.integration
 def test_the_running_services_expose_conventional_metrics_without_ids(stack: Stack) -> None:
     tenant = stack.onboard("Association de metriques", f"cw-{uuid.uuid4().hex[:8]}@ngo.test")
+    case_id = open_case_with_decision(stack, tenant, datetime.fromisoformat("2026-11-02T10:30:00+01:00"))
     with api(stack, tenant) as client:
-        opened = client.post(
-            "/cases",
-            json={
-                "case_type": "removal_appeal",
-                "channel": "in_person",
-                "caseworker_id": tenant.caseworker_id,
-            },
-        )
-        assert opened.status_code == 201, opened.text
-        case_id = opened.json()["case_id"]
-        recorded = client.post(
-            f"/cases/{case_id}/facts/decision_notified",
-            json={"decision": "oqtf", "regime": "ordinary", "notified_at": "2026-11-02T10:30:00+01:00"},
-        )
-        assert recorded.status_code == 201, recorded.text
         assert client.get(f"/cases/{case_id}").status_code == 200  # a route with an id in its path
 
     def scrape(service: str) -> list[Metric]:

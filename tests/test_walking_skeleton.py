@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
-from e2e_stack import Stack, Tenant, api
+from e2e_stack import Stack, api, open_case_with_decision
 from e2e_support import FRENCH_MONTHS, l911_1_last_day, read_topic, recent_notification_date, wait_until
 
 from refuge_common.presentation import case_reference
@@ -18,32 +18,12 @@ pytestmark = [pytest.mark.e2e, pytest.mark.integration]
 PARIS = ZoneInfo("Europe/Paris")
 
 
-def _open_case_with_decision(stack: Stack, tenant: Tenant, notified_at: datetime) -> str:
-    with api(stack, tenant) as client:
-        opened = client.post(
-            "/cases",
-            json={
-                "case_type": "removal_appeal",
-                "channel": "in_person",
-                "caseworker_id": tenant.caseworker_id,
-            },
-        )
-        assert opened.status_code == 201, opened.text
-        case_id: str = opened.json()["case_id"]
-        recorded = client.post(
-            f"/cases/{case_id}/facts/decision_notified",
-            json={"decision": "oqtf", "regime": "ordinary", "notified_at": notified_at.isoformat()},
-        )
-        assert recorded.status_code == 201, recorded.text
-    return case_id
-
-
 def test_a_removal_decision_becomes_a_deadline_an_email_and_a_figure(stack: Stack) -> None:
     tenant = stack.onboard("Association d'aide juridique", f"cw-{uuid.uuid4().hex[:8]}@ngo.test")
     notified_on = recent_notification_date(datetime.now(PARIS).date())
     notified_at = datetime.combine(notified_on, time(10, 30), PARIS)
 
-    case_id = _open_case_with_decision(stack, tenant, notified_at)
+    case_id = open_case_with_decision(stack, tenant, notified_at)
 
     # The caseworker is e-mailed through the real SMTP server, in French, with the date
     # the law gives (worked out here independently of the engine).

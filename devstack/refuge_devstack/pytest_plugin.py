@@ -23,6 +23,7 @@ import pytest
 from refuge_common.db.pool import with_database
 from refuge_devstack.broker import TansuBroker
 from refuge_devstack.ports import free_port
+from refuge_devstack.tokens import LocalIssuer
 
 DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 
@@ -134,3 +135,13 @@ def chromium_executable() -> str:
     if not Path(path).is_file():
         _unavailable("Chromium", FileNotFoundError(path))
     return path
+
+
+@pytest.fixture(scope="module")
+def issuer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalIssuer]:
+    """A token issuer of the module's own, as intake's would be: a signing key and a JWKS
+    endpoint (``issuer.jwks_url``) for the services under test to verify tokens with."""
+
+    local = LocalIssuer(tmp_path_factory.mktemp("issuer") / "key.pem")
+    yield local
+    local.close()

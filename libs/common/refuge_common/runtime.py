@@ -17,14 +17,14 @@ from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
 
 from refuge_common.contract.base import EventData
-from refuge_common.db.migrations import SchemaSpec, app_dsn
-from refuge_common.db.pool import create_pool
+from refuge_common.db.migrations import SchemaSpec
 from refuge_common.messaging.consumer import EventConsumer
 from refuge_common.messaging.producer import EventProducer
 from refuge_common.messaging.relay import OutboxRelay
 from refuge_common.messaging.retry import RetryPolicy
 from refuge_common.observability.http import instrument
 from refuge_common.observability.logging import get_logger
+from refuge_common.service_main import open_service_pool
 from refuge_common.settings import PlatformSettings
 from refuge_common.specification.asyncapi import ServiceInfo
 from refuge_common.specification.declarations import Channel, consumption, publication
@@ -111,11 +111,7 @@ class ServiceRuntime:
         self._background.append(task)
 
     async def start(self) -> None:
-        password = self.settings.database_app_password
-        dsn = app_dsn(
-            self.settings.database_url, self.schema, password.get_secret_value() if password else None
-        )
-        self.pool = await create_pool(dsn, size=self.settings.database_pool_size, schema=self.schema.schema)
+        self.pool = await open_service_pool(self.settings, self.schema, size=self.settings.database_pool_size)
         await self.producer.start()
         self.relay = OutboxRelay(
             self.pool,

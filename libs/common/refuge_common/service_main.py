@@ -1,19 +1,48 @@
-"""What each service's command line shares: ``migrate`` and ``serve``."""
+"""What each service's command line shares: ``migrate``, ``serve``, and a pool for its commands."""
 
 from __future__ import annotations
 
 import asyncio
 import importlib
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
+import asyncpg
 import typer
 import uvicorn
 from fastapi import FastAPI
 
-from refuge_common.db.migrations import SchemaSpec, ensure_database, migrate
+from refuge_common.db.migrations import SchemaSpec, app_dsn, ensure_database, migrate
+from refuge_common.db.pool import create_pool
 from refuge_common.observability.logging import configure_logging, get_logger
 from refuge_common.settings import PlatformSettings
 
 log = get_logger(__name__)
+SettingsT = TypeVar("SettingsT", bound=PlatformSettings)
+T = TypeVar("T")
+
+
+async def open_service_pool(settings: PlatformSettings, spec: SchemaSpec, *, size: int) -> asyncpg.Pool:
+    """A pool logged in as the service's own role: no owner rights, row-level security on."""
+
+    password = settings.database_app_password
+    dsn = app_dsn(settings.database_url, spec, password.get_secret_value() if password else None)
+    return await create_pool(dsn, size=size, schema=spec.schema)
+
+
+def run_with_pool(
+    settings: SettingsT, spec: SchemaSpec, action: Callable[[asyncpg.Pool, SettingsT], Awaitable[T]]
+) -> T:
+    """Run one command's ``action`` on a small pool of its own, closed after."""
+
+    async def main() -> T:
+        pool = await open_service_pool(settings, spec, size=2)
+        try:
+            return await action(pool, settings)
+        finally:
+            await pool.close()
+
+    return asyncio.run(main())
 
 
 async def migrate_service(settings: PlatformSettings, spec: SchemaSpec) -> list[str]:

@@ -30,13 +30,6 @@ TENANT = uuid.uuid4()
 
 
 @pytest.fixture(scope="module")
-def issuer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalIssuer]:
-    local = LocalIssuer(tmp_path_factory.mktemp("issuer") / "key.pem")
-    yield local
-    local.close()
-
-
-@pytest.fixture(scope="module")
 def database() -> Iterator[str]:
     with throwaway_database("refuge_ops_reporting") as url:
         yield url

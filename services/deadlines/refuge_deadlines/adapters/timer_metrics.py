@@ -6,18 +6,20 @@ expiry), a fixed set.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable
 from datetime import datetime
 
 import asyncpg
-from prometheus_client import Counter, Gauge, Histogram
+from prometheus_client import Counter as CounterMetric
+from prometheus_client import Gauge, Histogram
 
 from refuge_common.db.pool import Connection
 
 REMINDERS_DUE = Gauge(
     "refuge_reminders_due", "Pending timers whose time has come and that have not fired yet."
 )
-REMINDERS_FIRED = Counter("refuge_reminders_fired_total", "Timers fired, by kind.", ["kind"])
+REMINDERS_FIRED = CounterMetric("refuge_reminders_fired_total", "Timers fired, by kind.", ["kind"])
 REMINDER_FIRE_LAG = Histogram(
     "refuge_reminder_fire_lag_seconds",
     "Time from a timer's due instant to the commit that fired it.",
@@ -28,9 +30,12 @@ COUNT_DUE = "SELECT count(*) FROM reminders WHERE status = 'pending' AND remind_
 
 
 def observe_fired(fired: Iterable[asyncpg.Record], committed_at: datetime) -> None:
+    kinds: Counter[str] = Counter()  # one labelled increment per kind and batch, not per timer
     for row in fired:
-        REMINDERS_FIRED.labels(kind=row["kind"]).inc()
+        kinds[row["kind"]] += 1
         REMINDER_FIRE_LAG.observe(max(0.0, (committed_at - row["remind_at"]).total_seconds()))
+    for kind, count in kinds.items():
+        REMINDERS_FIRED.labels(kind=kind).inc(count)
 
 
 async def sample_due(connection: Connection) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 from uuid import UUID
@@ -100,13 +100,6 @@ class Deadlines:
 
     async def eventually(self, probe: Callable[[], Awaitable[T]], timeout: float = 30.0) -> T:
         return await eventually(probe, within=timeout)
-
-
-@pytest.fixture(scope="module")
-def issuer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalIssuer]:
-    local = LocalIssuer(tmp_path_factory.mktemp("issuer") / "key.pem")
-    yield local
-    local.close()
 
 
 @pytest.fixture(scope="module")

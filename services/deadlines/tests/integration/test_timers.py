@@ -122,27 +122,10 @@ async def test_two_workers_fire_each_reminder_exactly_once(deadlines: Any) -> No
 async def _relayed(deadlines: Any, tenant: UUID, expected: int) -> list[str] | None:
     """reminder_id of every reminder.due of ``tenant`` on the topic, once ``expected`` arrived."""
 
-    consumer = AIOKafkaConsumer(
-        "refuge.deadlines.v1",
-        bootstrap_servers=deadlines.settings.kafka_bootstrap_servers,
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-        group_id=None,
-    )
-    await consumer.start()
-    found: list[str] = []
-    try:
-        while batch := await consumer.getmany(timeout_ms=700, max_records=5000):
-            for records in batch.values():
-                found += [
-                    json.loads(r.value)["reminder_id"]
-                    for r in records
-                    if dict(r.headers).get("ce_tenantid") == str(tenant).encode()
-                    and dict(r.headers)["ce_type"] == b"org.refuge.reminder.due.v1"
-                ]
-    finally:
-        await consumer.stop()
-    return found if len(found) >= expected else None
+    records = await _relayed_records(deadlines, tenant, expected)
+    if records is None:
+        return None
+    return [json.loads(r.value)["reminder_id"] for r in records]
 
 
 async def test_a_worker_killed_mid_batch_loses_nothing_and_fires_nothing_twice(deadlines: Any) -> None:
@@ -193,6 +176,13 @@ async def _all_fired(pool: asyncpg.Pool, ids: set[UUID]) -> bool:
 async def _relayed_records(deadlines: Any, tenant: UUID, expected: int) -> list[Any] | None:
     """Every reminder.due record of ``tenant`` on the topic, once ``expected`` arrived."""
 
+    def reminder_of_tenant(record: Any) -> bool:
+        headers = dict(record.headers)
+        return (
+            headers.get("ce_tenantid") == str(tenant).encode()
+            and headers["ce_type"] == b"org.refuge.reminder.due.v1"
+        )
+
     consumer = AIOKafkaConsumer(
         "refuge.deadlines.v1",
         bootstrap_servers=deadlines.settings.kafka_bootstrap_servers,
@@ -205,7 +195,7 @@ async def _relayed_records(deadlines: Any, tenant: UUID, expected: int) -> list[
     try:
         while batch := await consumer.getmany(timeout_ms=700, max_records=5000):
             for records in batch.values():
-                found += [r for r in records if dict(r.headers).get("ce_tenantid") == str(tenant).encode()]
+                found += [r for r in records if reminder_of_tenant(r)]
     finally:
         await consumer.stop()
     return found if len(found) >= expected else None

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -15,9 +14,7 @@ import typer
 
 from refuge_common.auth.principal import Role
 from refuge_common.contract.vocabulary import OfficeKind
-from refuge_common.db.migrations import app_dsn
-from refuge_common.db.pool import create_pool
-from refuge_common.service_main import service_cli
+from refuge_common.service_main import run_with_pool, service_cli
 from refuge_intake.adapters.directory_store import ApiKeyInfo, StaffMember
 from refuge_intake.domain import api_keys
 from refuge_intake.schema import SCHEMA
@@ -38,22 +35,8 @@ T = TypeVar("T")
 
 
 def _run(action: Callable[[asyncpg.Pool, IntakeSettings], Awaitable[T]]) -> T:
-    settings = IntakeSettings()
-
-    async def main() -> T:
-        password = settings.database_app_password
-        pool = await create_pool(
-            app_dsn(settings.database_url, SCHEMA, password.get_secret_value() if password else None),
-            size=2,
-            schema=SCHEMA.schema,
-        )
-        try:
-            return await action(pool, settings)
-        finally:
-            await pool.close()
-
     try:
-        return asyncio.run(main())
+        return run_with_pool(IntakeSettings(), SCHEMA, action)
     except (onboarding.NotFound, onboarding.Refused, pydantic.ValidationError) as error:
         # What the operator got wrong, on stderr, and a failing exit status for scripts.
         typer.echo(f"error: {_reason(error)}", err=True)

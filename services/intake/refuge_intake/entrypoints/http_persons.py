@@ -6,7 +6,7 @@ from datetime import date, datetime
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, HTTPException, Request, Response, status
+from fastapi import APIRouter, Request, Response, status
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
@@ -17,6 +17,7 @@ from refuge_intake.adapters.person_store import StoredPerson
 from refuge_intake.domain.persons import Person
 from refuge_intake.entrypoints.http_auth import CurrentPrincipal
 from refuge_intake.entrypoints.http_idempotency import Once, answered
+from refuge_intake.entrypoints.http_refusals import refused
 from refuge_intake.entrypoints.http_text import StorableModel
 from refuge_intake.service_layer import idempotency, persons
 from refuge_intake.service_layer.errors import Forbidden, Gone, NotFound, Rejected
@@ -136,18 +137,6 @@ def _services(request: Request) -> tuple[Any, Keyring]:
     return request.app.state.pool(), request.app.state.keyring
 
 
-def _http_error(error: Exception) -> HTTPException:
-    match error:
-        case Forbidden():
-            return HTTPException(status.HTTP_403_FORBIDDEN, str(error))
-        case NotFound():
-            return HTTPException(status.HTTP_404_NOT_FOUND, str(error))
-        case Gone():
-            return HTTPException(status.HTTP_410_GONE, str(error))
-        case _:
-            return HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(error))
-
-
 REFUSALS = (Forbidden, NotFound, Gone, Rejected)
 
 
@@ -172,7 +161,7 @@ async def register_person(
     try:
         answer = await idempotency.run_once(pool, keyring, principal, once, write)
     except REFUSALS as error:
-        raise _http_error(error) from error
+        raise refused(error) from error
     return answered(answer)
 
 
@@ -187,7 +176,7 @@ async def get_person(person_id: UUID, request: Request, principal: CurrentPrinci
     try:
         stored, person = await persons.read_person(pool, keyring, principal, person_id)
     except REFUSALS as error:
-        raise _http_error(error) from error
+        raise refused(error) from error
     return PersonView.of_person(stored, person)
 
 
@@ -213,7 +202,7 @@ async def update_person(
     try:
         answer = await idempotency.run_once(pool, keyring, principal, once, write)
     except REFUSALS as error:
-        raise _http_error(error) from error
+        raise refused(error) from error
     return answered(answer)
 
 
@@ -229,5 +218,5 @@ async def erase_person(person_id: UUID, request: Request, principal: CurrentPrin
     try:
         await persons.erase_person(pool, keyring, principal, person_id)
     except REFUSALS as error:
-        raise _http_error(error) from error
+        raise refused(error) from error
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -18,7 +18,6 @@ the organisation's key and never printed back.
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, TypeVar
@@ -29,9 +28,8 @@ import typer
 
 from refuge_common.contract.vocabulary import NotificationChannel, RecipientKind
 from refuge_common.crypto.keyring import MasterKeyWrapper
-from refuge_common.db.migrations import app_dsn
-from refuge_common.db.pool import create_pool, tenant_transaction
-from refuge_common.service_main import service_cli
+from refuge_common.db.pool import tenant_transaction
+from refuge_common.service_main import run_with_pool, service_cli
 from refuge_notifications.adapters import organisation_config
 from refuge_notifications.adapters.sms_providers import KINDS
 from refuge_notifications.domain import policy
@@ -55,22 +53,8 @@ Org = Annotated[UUID, typer.Option("--org", help="organisation id")]
 
 
 def _run(action: Callable[[asyncpg.Pool, NotificationsSettings], Awaitable[T]]) -> T:
-    settings = NotificationsSettings()
-
-    async def main() -> T:
-        password = settings.database_app_password
-        pool = await create_pool(
-            app_dsn(settings.database_url, SCHEMA, password.get_secret_value() if password else None),
-            size=2,
-            schema=SCHEMA.schema,
-        )
-        try:
-            return await action(pool, settings)
-        finally:
-            await pool.close()
-
     try:
-        return asyncio.run(main())
+        return run_with_pool(NotificationsSettings(), SCHEMA, action)
     except ValueError as error:
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(1) from error

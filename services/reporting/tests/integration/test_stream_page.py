@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -30,13 +30,6 @@ from refuge_reporting.schema import SCHEMA
 from refuge_reporting.settings import ReportingSettings
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(scope="module")
-def issuer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalIssuer]:
-    local = LocalIssuer(tmp_path_factory.mktemp("issuer") / "key.pem")
-    yield local
-    local.close()
 
 
 @pytest.fixture(scope="module")

@@ -32,13 +32,6 @@ def year() -> Year:
 
 
 @pytest.fixture(scope="module")
-def issuer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalIssuer]:
-    local = LocalIssuer(tmp_path_factory.mktemp("issuer") / "key.pem")
-    yield local
-    local.close()
-
-
-@pytest.fixture(scope="module")
 def reporting_database() -> Iterator[str]:
     with throwaway_database("refuge_reporting") as url:
         yield url
