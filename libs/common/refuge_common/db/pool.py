@@ -78,8 +78,31 @@ async def set_tenant(connection: Connection, tenant_id: UUID | None) -> None:
     )
 
 
+def _begin_for_tenant(tenant_id: UUID | None) -> str:
+    # A literal, not a parameter: only the simple-query protocol takes two statements in
+    # one message, and it takes no parameters. ``UUID(str(...))`` admits nothing but hex
+    # digits and dashes, so nothing else can reach the SQL text.
+    tenant = "" if tenant_id is None else str(UUID(str(tenant_id)))
+    return f"BEGIN; SELECT set_config('refuge.tenant_id', '{tenant}', true)"
+
+
 @asynccontextmanager
 async def tenant_transaction(pool: asyncpg.Pool, tenant_id: UUID | None) -> AsyncIterator[Connection]:
-    async with pool.acquire() as connection, connection.transaction():
-        await set_tenant(connection, tenant_id)
-        yield connection
+    """A transaction scoped to one tenant, begun in one round trip instead of two.
+
+    Intake's writes are bound by round trips (each is a send, a wake-up and a receive on
+    both sides), so BEGIN and the tenant travel together. asyncpg's ``transaction()``
+    cannot carry the second statement; this commits or rolls back as it would. A
+    connection released with the transaction still open (cancelled mid-rollback) is
+    rolled back by asyncpg's release.
+    """
+
+    async with pool.acquire() as connection:
+        await connection.execute(_begin_for_tenant(tenant_id))
+        try:
+            yield connection
+        except BaseException:
+            if not connection.is_closed() and connection.is_in_transaction():
+                await connection.execute("ROLLBACK")
+            raise
+        await connection.execute("COMMIT")

@@ -40,3 +40,36 @@ async def test_a_connection_released_inside_a_transaction_is_rolled_back(databas
     finally:
         await pool.execute(f"DROP TABLE IF EXISTS {table}")
         await pool.close()
+
+
+async def test_a_tenant_transaction_commits_its_rows_and_rolls_back_on_error(database_url: str) -> None:
+    pool = await create_pool(database_url, size=1)
+    table = f"tenant_tx_{uuid.uuid4().hex[:12]}"
+    try:
+        await pool.execute(f"CREATE TABLE {table} (n int)")
+        async with tenant_transaction(pool, uuid.uuid4()) as connection:
+            assert connection.is_in_transaction()
+            await connection.execute(f"INSERT INTO {table} VALUES (1)")
+        with pytest.raises(ZeroDivisionError):
+            async with tenant_transaction(pool, uuid.uuid4()) as connection:
+                await connection.execute(f"INSERT INTO {table} VALUES (2)")
+                raise ZeroDivisionError
+        async with pool.acquire() as connection:
+            assert not connection.is_in_transaction()
+            assert await connection.fetchval(f"SELECT array_agg(n) FROM {table}") == [1]
+    finally:
+        await pool.execute(f"DROP TABLE IF EXISTS {table}")
+        await pool.close()
+
+
+async def test_a_tenant_that_is_not_a_uuid_never_reaches_the_sql(database_url: str) -> None:
+    # BEGIN and the tenant travel as one simple query, with the tenant as a literal.
+    pool = await create_pool(database_url, size=1)
+    try:
+        with pytest.raises(ValueError):
+            async with tenant_transaction(pool, "x'); DROP TABLE outbox; --"):  # type: ignore[arg-type]
+                pass
+        async with pool.acquire() as connection:
+            assert not connection.is_in_transaction()
+    finally:
+        await pool.close()

@@ -7,8 +7,10 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+from refuge_common.contract.envelope import Envelope
 from refuge_common.contract.vocabulary import ConsentPurpose
 from refuge_common.db.pool import Connection
+from refuge_common.messaging.outbox import OUTBOX_INSERT, outbox_row, require_transaction
 from refuge_intake.domain.cases import Consent, HearingStatus
 
 
@@ -43,9 +45,8 @@ COLUMNS = (
 )
 
 
-async def insert_case(connection: Connection, case: Case) -> None:
-    await connection.execute(
-        f"INSERT INTO cases ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+def _case_values(case: Case) -> tuple[Any, ...]:
+    return (
         case.case_id,
         case.tenant_id,
         case.office_id,
@@ -92,26 +93,35 @@ async def get_case(connection: Connection, case_id: UUID) -> Case | None:
     return Case(**dict(row)) if row else None
 
 
+_FACT_INSERT = """INSERT INTO case_facts (tenant_id, case_id, event_id, event_type, data, recorded_by)
+                  VALUES ($1, $2, $3, $4, $5, $6)"""
+_EVENT_VALUES = "VALUES ($7, $8, $9, $10, $11, $12, $13)"
+_CASE_VALUES = "VALUES ($14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26)"
+
+
 async def append_fact(
     connection: Connection,
     *,
-    tenant_id: UUID,
     case_id: UUID,
-    event_id: str,
-    event_type: str,
+    fact: Envelope,
     data: dict[str, Any],
     recorded_by: str,
+    opening: Case | None = None,
 ) -> None:
-    await connection.execute(
-        """INSERT INTO case_facts (tenant_id, case_id, event_id, event_type, data, recorded_by)
-           VALUES ($1, $2, $3, $4, $5, $6)""",
-        tenant_id,
-        case_id,
-        event_id,
-        event_type,
-        data,
-        recorded_by,
-    )
+    """The fact on the case's timeline and its event in the outbox, with the case itself
+    when the fact opens it: one statement, so one round trip (a write's cost is mostly its
+    round trips). The foreign key from fact to case is checked at the end of the statement,
+    when the case row exists."""
+
+    require_transaction(connection)
+    assert fact.tenant_id is not None, "a case's fact belongs to its organisation"
+    statement = f"WITH fact AS ({_FACT_INSERT}) {OUTBOX_INSERT} {_EVENT_VALUES}"
+    arguments: list[Any] = [fact.tenant_id, case_id, fact.id, fact.type, data, recorded_by]
+    arguments += outbox_row(fact)
+    if opening is not None:
+        statement = f"WITH opened AS (INSERT INTO cases ({COLUMNS}) {_CASE_VALUES}), {statement[5:]}"
+        arguments += _case_values(opening)
+    await connection.execute(statement, *arguments)
 
 
 async def timeline(connection: Connection, case_id: UUID) -> list[dict[str, Any]]:

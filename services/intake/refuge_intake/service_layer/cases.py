@@ -23,7 +23,6 @@ from refuge_common.contract.cases import CaseOpened
 from refuge_common.contract.envelope import new_event
 from refuge_common.contract.vocabulary import CaseType, ContactChannel
 from refuge_common.db.pool import Connection, tenant_transaction
-from refuge_common.messaging.outbox import add_to_outbox
 from refuge_intake.adapters import case_queries, case_store, directory_store, litigation_store, person_store
 from refuge_intake.adapters.case_store import Case
 from refuge_intake.domain import cases as rules
@@ -154,8 +153,7 @@ async def open_case(
         person_id=person_id,
         caseworker_id=caseworker_id,
     )
-    await case_store.insert_case(connection, case)
-    await record(connection, principal, case, data)
+    await record(connection, principal, case, data, opening=True)
     return case
 
 
@@ -210,8 +208,11 @@ async def writable_case(
     return case
 
 
-async def record(connection: Connection, principal: Principal, case: Case, data: EventData) -> Recorded:
-    """Append the fact to the case's timeline and its event to the outbox."""
+async def record(
+    connection: Connection, principal: Principal, case: Case, data: EventData, *, opening: bool = False
+) -> Recorded:
+    """Append the fact to the case's timeline and its event to the outbox; with
+    ``opening``, insert the case too (all in one statement)."""
 
     try:
         rules.refuse_if_closed(case.status, data)
@@ -220,12 +221,10 @@ async def record(connection: Connection, principal: Principal, case: Case, data:
     envelope = new_event(SOURCE, data, case.tenant_id)
     await case_store.append_fact(
         connection,
-        tenant_id=case.tenant_id,
         case_id=case.case_id,
-        event_id=envelope.id,
-        event_type=envelope.type,
+        fact=envelope,
         data=data.model_dump(mode="json"),
         recorded_by=principal.key_id,
+        opening=case if opening else None,
     )
-    await add_to_outbox(connection, [envelope])
     return Recorded(envelope.id, data, case)
