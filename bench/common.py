@@ -248,6 +248,21 @@ def cpu_jiffies() -> tuple[int, int]:
     return 0, 0
 
 
+def postgres_cpu_seconds() -> float:
+    """CPU time of the local PostgreSQL server so far: every postgres process, plus what
+    the postmaster collected from backends that have exited (cutime, cstime)."""
+
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            name, rest = stat.read_text().split("(", 1)[1].rsplit(")", 1)
+            if name != "postgres":
+                continue
+            fields = rest.split()
+            total += int(fields[11]) + int(fields[12]) + int(fields[13]) + int(fields[14])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 def cpu_busy_percent(before: tuple[int, int], after: tuple[int, int]) -> float:
     total = after[1] - before[1]
     return 100 * (after[0] - before[0]) / total if total else float("nan")

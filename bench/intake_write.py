@@ -14,7 +14,7 @@ request is reported too):
 
 - closed loop: ``CLIENTS`` connections, each sending its next request when the last one
   is answered, for ``SECONDS``: throughput and latency at saturation;
-- open loop: requests sent on a fixed schedule at ``LIGHT_RATE`` (then ``RATE``) per
+- open loop: requests sent on a fixed schedule at each of ``LIGHT_RATES`` (then ``RATE``) per
   second whatever the answers, on at most ``OPEN_CONNECTIONS`` connections, each timed
   from the instant it was due (no coordinated omission): the latency a client sees at
   that offered load. Intake's schedule alternates an opened case and a decision on a
@@ -22,7 +22,7 @@ request is reported too):
 
 The relay runs (inside intake, as in production) throughout; each open-loop phase starts
 once it has emptied the outbox, and the backlog left at the end is reported. So is each
-server process's CPU time per request, which varies less than throughput on a shared
+server process's CPU time per request, and PostgreSQL's, which vary less than throughput on a shared
 machine.
 """
 
@@ -48,7 +48,16 @@ import httpx
 from fastapi import FastAPI
 from pydantic import BaseModel
 
-from bench.common import Row, cpu_busy_percent, cpu_jiffies, fresh_database, percentile, rate, tansu_broker
+from bench.common import (
+    Row,
+    cpu_busy_percent,
+    cpu_jiffies,
+    fresh_database,
+    percentile,
+    postgres_cpu_seconds,
+    rate,
+    tansu_broker,
+)
 from bench.stack_support import onboard
 from refuge_common.db.pool import create_pool
 from refuge_common.service_main import migrate_service
@@ -62,7 +71,7 @@ NAME = "intake_write"
 CLIENTS = 32  # closed-loop connections
 SECONDS = 10.0  # closed-loop duration per target
 RATE = 1_000.0  # open-loop requests per second
-LIGHT_RATE = 100.0  # and one that intake sustains on the reference machine
+LIGHT_RATES = (100.0, 500.0)  # and lighter loads, to show where latency turns
 OPEN_CONNECTIONS = 64  # at most this many requests in flight in the open loop
 OPEN_SECONDS = 5.0
 WARMUP_SECONDS = 2.0
@@ -324,6 +333,7 @@ class Phase:
     cpu_busy: float  # the machine's, both cores
     server_cpu: float  # seconds of CPU the server process used
     client_cpu: float  # and the load generator (this process)
+    postgres_cpu: float  # and the PostgreSQL server (all its processes)
 
 
 def process_cpu_seconds(pid: int) -> float:
@@ -335,10 +345,12 @@ def process_cpu_seconds(pid: int) -> float:
 
 async def _measure(pid: int, run: Callable[[], Awaitable[tuple[list[Sample], float]]]) -> Phase:
     before, server_before, client_before = cpu_jiffies(), process_cpu_seconds(pid), time.process_time()
+    postgres_before = postgres_cpu_seconds()
     samples, seconds = await run()
     server = process_cpu_seconds(pid) - server_before
     client = time.process_time() - client_before
-    return Phase(samples, seconds, cpu_busy_percent(before, cpu_jiffies()), server, client)
+    postgres = postgres_cpu_seconds() - postgres_before
+    return Phase(samples, seconds, cpu_busy_percent(before, cpu_jiffies()), server, client, postgres)
 
 
 async def _drive(
@@ -360,7 +372,7 @@ async def _drive(
             bare[1], lambda: closed_loop(bare_target_, CLIENTS, seconds, pairs=False)
         ),
     }
-    for per_second in (LIGHT_RATE, RATE):
+    for per_second in (*LIGHT_RATES, RATE):
         writes.used = 0
         # The relay shares intake's process: start each phase with its outbox empty.
         await _outbox_drained(database_url)
@@ -389,6 +401,15 @@ async def _outbox_drained(database_url: str) -> None:
         if time.monotonic() > deadline:
             raise TimeoutError("intake's relay did not drain its outbox in 120 s")
         await asyncio.sleep(0.2)
+    # This machine's PostgreSQL runs with autovacuum off (the CI image's setting). In
+    # production autovacuum visits the outbox, a queue table whose rows all die, at
+    # least once a minute (its threshold is 50 dead rows); do its work here, between
+    # phases, or each phase pays for the dead rows of the ones before.
+    connection = await asyncpg.connect(database_url)
+    try:
+        await connection.execute("VACUUM intake.outbox")
+    finally:
+        await connection.close()
 
 
 async def _outbox_backlog(database_url: str) -> int:
@@ -455,6 +476,15 @@ def _rows(phases: dict[str, Phase], backlog: int, clients: int) -> list[Row]:
                 "ms",
                 f"load generator {1000 * phase.client_cpu / len(millis):.2f} ms; "
                 f"machine CPU busy {phase.cpu_busy:.0f}% (both cores)",
+            )
+        )
+        rows.append(
+            Row(
+                NAME,
+                f"  {name}: PostgreSQL CPU per request",
+                1000 * phase.postgres_cpu / len(millis),
+                "ms",
+                "all server processes (others' queries on the server count too)",
             )
         )
     intake, bare = phases["intake closed"], phases["bare closed"]
