@@ -119,6 +119,7 @@ class ServiceRuntime:
             schema=self.schema.schema,
             batch_size=self.settings.outbox_batch_size,
             poll_interval=self.settings.outbox_poll_interval_ms / 1000,
+            linger=self.settings.outbox_linger_ms / 1000,
         )
         for consumer in self._consumers:
             consumer.attach(self.pool, self.producer)

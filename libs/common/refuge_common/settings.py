@@ -43,6 +43,13 @@ class PlatformSettings(BaseSettings):
     outbox_poll_interval_ms: int = Field(
         default=1_000, ge=10, description="Relay polling when no NOTIFY arrives."
     )
+    outbox_linger_ms: int = Field(
+        default=5,
+        ge=0,
+        le=1_000,
+        description="After a partial batch, how long the relay lets rows gather before the next "
+        "(the first row after a quiet spell leaves at once).",
+    )
     master_key: SecretStr | None = Field(
         default=None,
         description="Base64 of the 32-byte key wrapping per-person keys (REFUGE_MASTER_KEY).",

@@ -47,12 +47,14 @@ class OutboxRelay:
         schema: str,
         batch_size: int = 500,
         poll_interval: float = 1.0,
+        linger: float = 0.0,
     ) -> None:
         self._pool = pool
         self._producer = producer
         self._schema = schema
         self._batch_size = batch_size
         self._poll_interval = poll_interval
+        self._linger = linger
         self._task: asyncio.Task[None] | None = None
 
     async def publish_batch(self) -> int:
@@ -98,6 +100,11 @@ class OutboxRelay:
                     await self._record_backlog_quietly()
                 if published is None:
                     await asyncio.sleep(self._poll_interval)
+                elif published and idle and self._linger:
+                    # Writes are arriving one by one: each wakes the relay, and a cycle per
+                    # write (claim, produce, delete, commit) costs as much as the write. Let a
+                    # few gather; the first after a quiet spell still leaves without waiting.
+                    await asyncio.sleep(self._linger)
                 elif idle:
                     await wakeup.wait(self._poll_interval)
 

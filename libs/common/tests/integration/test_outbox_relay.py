@@ -188,6 +188,42 @@ async def test_notify_wakes_the_relay_long_before_its_poll_interval(
     assert [headers_of(r)["ce_id"].decode() for r in records] == [first.id, second.id]
 
 
+async def test_a_trickle_of_writes_leaves_in_a_few_batches_and_in_order(
+    kafka: Kafka, pool: asyncpg.Pool, producer: CountingProducer, schema: ServiceSchema
+) -> None:
+    # One write at a time, as intake commits them: without lingering, each wakes the
+    # relay for a cycle of its own.
+    topic = await kafka.create_topic(unique("it.outbox.linger"))
+    events = [case_opened(case_id=uuid.uuid4(), topic=topic) for _ in range(40)]
+    relay = OutboxRelay(pool, producer, schema=schema.name, poll_interval=30.0, linger=0.1)
+    relay.start()
+    try:
+        for event in events:
+            await commit_events(pool, [event])
+            await asyncio.sleep(0.002)
+        records = await kafka.read(topic, until=lambda found: len(found) >= len(events), within=20)
+    finally:
+        await relay.stop()
+    assert [headers_of(r)["ce_id"].decode() for r in records] == [e.id for e in events]
+    assert producer.batches <= 8, f"{producer.batches} batches for {len(events)} writes"
+
+
+async def test_the_first_write_after_a_quiet_spell_does_not_wait_for_the_linger(
+    kafka: Kafka, pool: asyncpg.Pool, producer: CountingProducer, schema: ServiceSchema
+) -> None:
+    topic = await kafka.create_topic(unique("it.outbox.quiet"))
+    relay = OutboxRelay(pool, producer, schema=schema.name, poll_interval=30.0, linger=60.0)
+    relay.start()
+    try:
+        await asyncio.sleep(0.2)  # the relay has found the outbox empty and waits for a NOTIFY
+        event = case_opened(topic=topic)
+        await commit_events(pool, [event])
+        records = await kafka.read(topic, until=lambda found: len(found) >= 1, within=20)
+    finally:
+        await relay.stop()
+    assert [headers_of(r)["ce_id"].decode() for r in records] == [event.id]
+
+
 async def test_rows_stay_in_the_outbox_while_the_broker_is_unreachable(
     kafka: Kafka, pool: asyncpg.Pool, producer: CountingProducer, schema: ServiceSchema
 ) -> None:
