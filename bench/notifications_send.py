@@ -1,16 +1,22 @@
 """Dispatcher → local SMTP and SMS sinks: messages sent per second, with zero duplicates.
 
-N SMS, then N e-mails, to N beneficiaries (consent given, contact sealed, daytime in their
-zone) are planned straight into the delivery log: the Kafka side is what ``consumer_apply``
-measures. One ``Dispatcher`` built as the service builds it (``NOTIFICATIONS_DISPATCH_CONCURRENCY``
-sends at a time, ``SMTP_POOL_SIZE`` SMTP connections reused, one httpx client with keep-alive,
-no rate limit) sends them through the whole at-most-once path (claim, compose: key, consent,
-contact, seal opened, template; ``sending`` committed; provider call; ``sent`` and its
-outbox event committed) to ``make run``'s sinks: aiosmtpd, and the HTTP SMS sink (generic
-webhook), served by another process. Timed: from the dispatcher's start to the last row
-settled. Then every message the sinks received is matched against the log: each idempotency
-key exactly once, none missing, none failed; any duplicate fails the benchmark. The same
-with one send at a time (the dispatcher before it was concurrent) on N/5, for comparison.
+N beneficiaries (consent given, contact sealed, daytime in their zone); each phase plans one
+reminder per person on one channel straight into the delivery log (the Kafka side is what
+``consumer_apply`` measures), makes them due at once when its dispatchers are ready, and
+times until every row is settled. Each dispatcher is built as the service builds it
+(``NOTIFICATIONS_DISPATCH_CONCURRENCY`` sends in flight, ``SMTP_POOL_SIZE`` SMTP connections
+reused, no rate limit), runs on uvloop as the service does under uvicorn, and takes every
+message through the whole at-most-once path (batch claim, compose: key, consent, contact,
+seal opened, template; ``sending`` committed; provider call over a real socket; ``sent`` and
+its outbox event committed) to ``make run``'s sinks, served by another process: aiosmtpd,
+and the HTTP SMS sink (generic webhook).
+
+Phases: SMS and e-mail with the service's defaults; e-mail with as many SMTP connections as
+sends in flight; both again with two dispatcher processes (two replicas of the service
+sharing the log through ``FOR UPDATE SKIP LOCKED``). Each row gives CPU per message of the
+dispatchers, of the sinks' process and of the PostgreSQL backends serving the database.
+Then every message the sinks received is matched against the log: each idempotency key
+exactly once, none missing, none failed; any duplicate fails the benchmark.
 """
 
 from __future__ import annotations
@@ -18,14 +24,19 @@ from __future__ import annotations
 import asyncio
 import base64
 import collections
+import contextlib
+import dataclasses
 import multiprocessing
 import os
 import time
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import asyncpg
 import httpx
+import uvloop
 
 from bench.common import Row, create_database, drop_database, rate
 from refuge_common.contract.vocabulary import NotificationChannel, RecipientKind
@@ -132,36 +143,158 @@ async def _plan(
                 )
                 assert await delivery_log.plan_delivery(connection, planned)
                 keys.add(planned.idempotency_key)
+            # Not due until every dispatcher of the phase is ready (``_send_all``).
+            await connection.execute(
+                "UPDATE deliveries SET next_attempt_at = now() + interval '1 day' "
+                "WHERE idempotency_key = ANY($1::text[])",
+                list(keys),
+            )
     finally:
         await owner.close()
     return keys
 
 
-async def _send_all(
-    dispatcher: Dispatcher, pool: asyncpg.Pool, keys: set[str]
-) -> tuple[float, float, collections.Counter[str]]:
-    """Run the dispatcher until every row of ``keys`` is settled; (seconds, CPU seconds of
-    this process, rows by status)."""
+@dataclass(frozen=True)
+class _Wiring:
+    """What a dispatcher needs, in this process or a replica's (picklable)."""
 
-    started, cpu = time.perf_counter(), time.process_time()
-    task = asyncio.create_task(dispatcher.run())
+    url: str
+    master: str
+    smtp_port: int
+    sink: str
+    concurrency: int
+    smtp_pool_size: int
+
+
+def _dispatcher(wiring: _Wiring, pool: asyncpg.Pool) -> Dispatcher:
+    """A dispatcher wired as the service wires it (bootstrap), to the bench's sinks."""
+
+    settings = NotificationsSettings(database_url=wiring.url, REFUGE_MASTER_KEY=wiring.master)
+    wrapper = MasterKeyWrapper(wiring.master)
+    channels = BeneficiaryChannels(
+        sms=SmsRouting(
+            OrganisationSecrets(wrapper),
+            public_url="http://127.0.0.1",
+            default_webhook_url=f"{wiring.sink}/sms",
+        ),
+        unsubscribe=UnsubscribeTokens(os.urandom(32)),
+    )
+    email = SmtpSender(
+        host="127.0.0.1",
+        port=wiring.smtp_port,
+        sender=settings.smtp_from,
+        timeout=settings.smtp_timeout_seconds,
+        pool_size=wiring.smtp_pool_size,
+    )
+    return Dispatcher(
+        lambda: pool,
+        Keyring(wrapper),
+        email,
+        max_attempts=settings.notifications_max_attempts,
+        lease_seconds=settings.notifications_send_lease_seconds,
+        beneficiaries=channels,
+        concurrency=wiring.concurrency,
+    )
+
+
+async def _service_pool(url: str, master: str) -> asyncpg.Pool:
+    settings = NotificationsSettings(database_url=url, REFUGE_MASTER_KEY=master)
+    return await create_pool(
+        app_dsn(url, SCHEMA, None), size=settings.database_pool_size, schema=SCHEMA.schema
+    )
+
+
+def _replica(wiring: _Wiring, ready: Any) -> None:
+    """One more dispatcher process, as a second replica of the service runs one."""
+
+    async def dispatch() -> None:
+        pool = await _service_pool(wiring.url, wiring.master)
+        ready.set()
+        await _dispatcher(wiring, pool).run()
+
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        runner.run(dispatch())
+
+
+async def _settled(pool: asyncpg.Pool, keys: set[str]) -> collections.Counter[str]:
+    rows = await pool.fetch(
+        "SELECT status, count(*) AS n FROM deliveries WHERE idempotency_key = ANY($1::text[]) "
+        "AND status IN ('sent', 'failed', 'unknown', 'suppressed') GROUP BY status",
+        list(keys),
+    )
+    return collections.Counter({row["status"]: row["n"] for row in rows})
+
+
+async def _send_all(
+    wiring: _Wiring, pool: asyncpg.Pool, keys: set[str], replicas: int
+) -> tuple[float, float, collections.Counter[str], dict[int, float]]:
+    """Start ``replicas`` dispatchers (the first in this process, the others each in its
+    own), then make the planned rows of ``keys`` due at once, and time until every one is
+    settled; (seconds, CPU seconds of the dispatchers, rows by status, CPU of the database
+    backends then). This process's CPU counts in full (its polling of the log is small)."""
+
+    spawn = multiprocessing.get_context("spawn")
+    others = []
+    for _ in range(replicas - 1):
+        ready = spawn.Event()
+        process = spawn.Process(target=_replica, args=(wiring, ready), daemon=True)
+        process.start()
+        others.append((process, ready))
+    task = asyncio.create_task(_dispatcher(wiring, pool).run())
     try:
+        for _, ready in others:
+            assert await asyncio.to_thread(ready.wait, 60), "a dispatcher process did not start"
+        await asyncio.sleep(0.5)  # each has looked once and now waits for a wake-up
+        before = [_process_cpu(process.pid) for process, _ in others]
+        started, cpu = time.perf_counter(), time.process_time()
+        await pool.execute(
+            "UPDATE deliveries SET next_attempt_at = now() WHERE idempotency_key = ANY($1::text[])",
+            list(keys),
+        )
+        await pool.execute(f"NOTIFY {SCHEMA.schema}_deliveries")
         while True:
-            rows = await pool.fetch(
-                "SELECT status, count(*) AS n FROM deliveries WHERE idempotency_key = ANY($1::text[]) "
-                "AND status IN ('sent', 'failed', 'unknown', 'suppressed') GROUP BY status",
-                list(keys),
+            # Cheap to ask often (the open rows' partial index): nothing else is open here.
+            open_rows = await pool.fetchval(
+                "SELECT count(*) FROM deliveries WHERE status IN ('pending', 'claimed', 'sending')"
             )
-            statuses = collections.Counter({row["status"]: row["n"] for row in rows})
+            statuses = await _settled(pool, keys) if open_rows == 0 else collections.Counter()
             if sum(statuses.values()) >= len(keys):
-                return time.perf_counter() - started, time.process_time() - cpu, statuses
+                seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
+                cpu += sum(_process_cpu(p.pid) - b for (p, _), b in zip(others, before, strict=True))
+                return seconds, cpu, statuses, await _database_cpu(pool)
             if task.done():
                 task.result()
                 raise RuntimeError("the dispatcher stopped")
-            await asyncio.sleep(0.05)
+            await asyncio.sleep(0.02)
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
+        for process, _ in others:  # idle by now: every row is settled
+            process.terminate()
+            process.join(10)
+
+
+def _process_cpu(pid: int | None) -> float:
+    """CPU seconds (user + system) a process has used so far, from /proc."""
+
+    if pid is None:
+        return 0.0
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def _database_cpu(pool: asyncpg.Pool) -> dict[int, float]:
+    """CPU seconds so far of each PostgreSQL backend serving this database (the dispatchers'
+    connections, this process's polling): PostgreSQL's share of a message, apart from other
+    work on the server. Background writers (WAL, checkpoints) are not counted."""
+
+    pids = await pool.fetch("SELECT pid FROM pg_stat_activity WHERE datname = current_database()")
+    found = {}
+    for row in pids:
+        with contextlib.suppress(OSError):  # gone meanwhile
+            found[row["pid"]] = _process_cpu(row["pid"])
+    return found
 
 
 def _exactly_once(received: list[str], keys: set[str], channel: str) -> None:
@@ -202,63 +335,43 @@ async def _main(count: int) -> list[Row]:
                 except httpx.HTTPError:
                     await asyncio.sleep(0.05)
         await migrate_service(settings, SCHEMA)
-        wrapper = MasterKeyWrapper(master)
-        keyring = Keyring(wrapper)
         tenant = uuid.uuid4()
-        persons = await _seed(url, keyring, tenant, count, sink)
-        pool = await create_pool(
-            app_dsn(url, SCHEMA, None), size=settings.database_pool_size, schema=SCHEMA.schema
-        )
+        persons = await _seed(url, Keyring(MasterKeyWrapper(master)), tenant, count, sink)
+        pool = await _service_pool(url, master)
         try:
-            channels = BeneficiaryChannels(
-                sms=SmsRouting(
-                    OrganisationSecrets(wrapper),
-                    public_url="http://127.0.0.1",
-                    default_webhook_url=f"{sink}/sms",
-                ),
-                unsubscribe=UnsubscribeTokens(os.urandom(32)),
-            )
-
-            def dispatcher(concurrency: int) -> Dispatcher:
-                email = SmtpSender(
-                    host="127.0.0.1",
-                    port=smtp_port,
-                    sender=settings.smtp_from,
-                    timeout=settings.smtp_timeout_seconds,
-                    pool_size=settings.smtp_pool_size,
-                )
-                return Dispatcher(
-                    lambda: pool,
-                    keyring,
-                    email,
-                    max_attempts=settings.notifications_max_attempts,
-                    lease_seconds=settings.notifications_send_lease_seconds,
-                    beneficiaries=channels,
-                    concurrency=concurrency,
-                )
-
-            concurrency = settings.notifications_dispatch_concurrency
+            concurrency, smtp_pool = settings.notifications_dispatch_concurrency, settings.smtp_pool_size
+            wiring = _Wiring(url, master, smtp_port, sink, concurrency, smtp_pool)
+            wider = dataclasses.replace(wiring, smtp_pool_size=concurrency)
+            sms, email = NotificationChannel.SMS, NotificationChannel.EMAIL
+            # (channel, label, wiring, dispatcher processes); the service's defaults first.
             phases = [
-                (f"{concurrency} at a time", concurrency, persons),
-                ("one at a time", 1, persons[: max(100, count // 5)]),
+                (sms, f"{concurrency} in flight", wiring, 1),
+                (email, f"{smtp_pool} SMTP connections", wiring, 1),
+                (email, f"{concurrency} SMTP connections", wider, 1),
+                (sms, "2 dispatcher processes", wiring, 2),
+                (email, f"2 dispatcher processes, {concurrency} SMTP connections each", wider, 2),
             ]
             all_keys: dict[str, set[str]] = {"sms": set(), "email": set()}
-            for label, width, who in phases:
-                for channel in (NotificationChannel.SMS, NotificationChannel.EMAIL):
-                    keys = await _plan(url, tenant, who, channel)
-                    all_keys[channel.value] |= keys
-                    seconds, cpu, statuses = await _send_all(dispatcher(width), pool, keys)
-                    assert statuses == {"sent": len(keys)}, f"{channel.value}: {dict(statuses)}"
-                    print(f"   {channel.value:>5} {label}: {len(keys)} in {seconds:.2f}s", flush=True)
-                    rows.append(
-                        Row(
-                            NAME,
-                            f"{channel.value} sent, {label}",
-                            rate(len(keys), seconds),
-                            "msg/s",
-                            f"n={len(keys)}, {1000 * cpu / len(keys):.1f} ms CPU/msg in the dispatcher",
-                        )
+            for channel, label, wired, replicas in phases:
+                keys = await _plan(url, tenant, persons, channel)
+                all_keys[channel.value] |= keys
+                sink_cpu, database_cpu = _process_cpu(sinks.pid), await _database_cpu(pool)
+                seconds, cpu, statuses, database_after = await _send_all(wired, pool, keys, replicas)
+                sink_cpu = _process_cpu(sinks.pid) - sink_cpu
+                database_seconds = sum(v - database_cpu.get(pid, 0.0) for pid, v in database_after.items())
+                assert statuses == {"sent": len(keys)}, f"{channel.value}: {dict(statuses)}"
+                print(f"   {channel.value:>5} {label}: {len(keys)} in {seconds:.2f}s", flush=True)
+                rows.append(
+                    Row(
+                        NAME,
+                        f"{channel.value} sent, {label}",
+                        rate(len(keys), seconds),
+                        "msg/s",
+                        f"n={len(keys)}; CPU per message: dispatcher {1000 * cpu / len(keys):.2f} ms, "
+                        f"sink {1000 * sink_cpu / len(keys):.2f} ms, "
+                        f"PostgreSQL backends {1000 * database_seconds / len(keys):.2f} ms",
                     )
+                )
             sms_received, mail_received = await _received(sink)
             _exactly_once(sms_received, all_keys["sms"], "sms")
             _exactly_once(mail_received, all_keys["email"], "email")
@@ -274,4 +387,6 @@ async def _main(count: int) -> list[Row]:
 
 
 def run(scale: float = 1.0) -> list[Row]:
-    return asyncio.run(_main(max(200, int(2_000 * scale))))
+    # On uvloop, as the service runs (uvicorn takes it when it is installed).
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        return runner.run(_main(max(200, int(2_000 * scale))))

@@ -78,7 +78,7 @@ def test_the_email_is_multipart_with_a_stable_message_id() -> None:
             "timezone": "UTC",
         },
     )
-    message = sender.build("cw@example.org", rendered, "abc123")
+    message = sender.build("cw@example.org", rendered, "abc123").parsed()
     assert message.get_content_type() == "multipart/alternative"
     assert [part.get_content_type() for part in message.iter_parts()] == ["text/plain", "text/html"]
     assert message["Message-ID"] == "<abc123@refuge.notifications>"

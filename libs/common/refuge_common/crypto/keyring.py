@@ -83,6 +83,29 @@ class Keyring:
         self._cache[subject_id] = (time.monotonic(), wrapped, key)
         return key
 
+    async def get_many(self, connection: Connection, subject_ids: list[UUID]) -> dict[UUID, bytes]:
+        """The keys of ``subject_ids`` that still exist, in one query (as ``get``: read
+        through the caller's connection, the cache only spares the unwrap)."""
+
+        rows = await connection.fetch(
+            "SELECT subject_id, wrapped_key FROM keyring.subject_keys WHERE subject_id = ANY($1::uuid[])",
+            subject_ids,
+        )
+        found = {row["subject_id"]: bytes(row["wrapped_key"]) for row in rows}
+        for subject_id in set(subject_ids) - found.keys():
+            self._cache.pop(subject_id, None)
+        keys = {}
+        now = time.monotonic()
+        for subject_id, wrapped in found.items():
+            cached = self._cache.get(subject_id)
+            if cached is not None and cached[1] == wrapped and now - cached[0] < self._cache_seconds:
+                keys[subject_id] = cached[2]
+                continue
+            key = self._wrapper.unwrap(wrapped)
+            self._cache[subject_id] = (now, wrapped, key)
+            keys[subject_id] = key
+        return keys
+
     async def destroy(self, connection: Connection, subject_id: UUID) -> bool:
         self._cache.pop(subject_id, None)
         status = await connection.execute(

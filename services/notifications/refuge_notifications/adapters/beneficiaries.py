@@ -160,3 +160,49 @@ async def get_consent(connection: Connection, person_id: UUID, channel: str) -> 
         channel,
     )
     return Consent(row["given"], row["recorded_at"], row["source"]) if row else None
+
+
+@dataclass(frozen=True)
+class Recipient:
+    """What sending one message to a beneficiary depends on, read in one go for a batch:
+    their contact (None: not arrived yet) and their consent on the message's channel
+    (None: never asked)."""
+
+    contact: PersonContact | None
+    consent: Consent | None
+
+
+async def recipients(
+    connection: Connection, wanted: list[tuple[UUID, str]]
+) -> dict[tuple[UUID, str], Recipient]:
+    """Contact and consent of each (person, channel) of ``wanted`` (the current tenant's,
+    under row-level security), in one query: read when the batch is claimed, so that a
+    withdrawal or an erasure recorded before then applies to it."""
+
+    rows = await connection.fetch(
+        """SELECT w.person_id, w.channel, p.tenant_id, p.preferred_language, p.timezone,
+                  p.personal_data, p.person_id IS NOT NULL AS has_contact,
+                  c.given, c.recorded_at, c.source
+           FROM unnest($1::uuid[], $2::text[]) AS w(person_id, channel)
+           LEFT JOIN person_contacts p ON p.person_id = w.person_id
+           LEFT JOIN consents c ON c.person_id = w.person_id AND c.channel = w.channel""",
+        [person for person, _ in wanted],
+        [channel for _, channel in wanted],
+    )
+    found = {}
+    for row in rows:
+        contact = None
+        if row["has_contact"]:
+            sealed = row["personal_data"]
+            contact = PersonContact(
+                person_id=row["person_id"],
+                tenant_id=row["tenant_id"],
+                preferred_language=row["preferred_language"],
+                timezone=row["timezone"],
+                personal_data=Sealed.model_validate(sealed) if sealed else None,
+            )
+        consent = (
+            Consent(row["given"], row["recorded_at"], row["source"]) if row["given"] is not None else None
+        )
+        found[(row["person_id"], row["channel"])] = Recipient(contact, consent)
+    return found

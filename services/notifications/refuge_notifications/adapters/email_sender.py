@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from email.headerregistry import Address
-from email.message import EmailMessage
-from email.utils import formatdate, getaddresses
 from typing import Any
 
 import aiosmtplib
 
+from refuge_notifications.adapters.mime import OutgoingEmail, build_email
 from refuge_notifications.adapters.outcomes import (
     BeforeSend,
     ClaimLost,
@@ -24,6 +22,7 @@ __all__ = [
     "BeforeData",
     "ClaimLost",
     "OutcomeUnknown",
+    "OutgoingEmail",
     "PermanentFailure",
     "SmtpSender",
     "TemporaryFailure",
@@ -95,30 +94,17 @@ class SmtpSender:
         *,
         sender_name: str | None = None,
         headers: dict[str, str] | None = None,
-    ) -> EmailMessage:
+    ) -> OutgoingEmail:
         """The message; ``sender_name`` replaces the From display name (the organisation's
         name, so that a beneficiary sees who writes), ``headers`` are added as they are."""
 
-        message = EmailMessage()
-        if sender_name:
-            address = getaddresses([self._sender])[0][1]
-            message["From"] = Address(display_name=sender_name, addr_spec=address)
-        else:
-            message["From"] = self._sender
-        message["To"] = recipient
-        message["Subject"] = rendered.subject
-        message["Date"] = formatdate(localtime=False)
         # The same key gives the same Message-ID: a resend after a crash is recognisable.
-        message["Message-ID"] = f"<{idempotency_key}@refuge.notifications>"
-        for name, value in (headers or {}).items():
-            message[name] = value
-        message.set_content(rendered.text)
-        message.add_alternative(rendered.html, subtype="html")
-        # After the parts exist: making it multipart moves Content-* headers into the first part.
-        message["Content-Language"] = rendered.language
-        return message
+        message_id = f"<{idempotency_key}@refuge.notifications>"
+        return build_email(
+            self._sender, recipient, rendered, message_id, sender_name=sender_name, headers=headers
+        )
 
-    async def send(self, message: EmailMessage, before_data: BeforeData | None = None) -> None:
+    async def send(self, message: OutgoingEmail, before_data: BeforeData | None = None) -> None:
         """Send ``message``; ``before_data`` runs once the server has accepted sender and
         recipient, just before the message goes out, and may still call it off.
 
@@ -144,7 +130,7 @@ class SmtpSender:
     async def _send_on(
         self,
         client: _DataPhaseAwareSMTP,
-        message: EmailMessage,
+        message: OutgoingEmail,
         before_data: BeforeData | None,
         *,
         reused: bool,
@@ -153,7 +139,7 @@ class SmtpSender:
         try:
             if not client.is_connected:
                 await client.connect()
-            await client.send_message(message)
+            await client.sendmail(message.envelope_from, [message.recipient], message.data)
         except aiosmtplib.SMTPRecipientsRefused as error:
             await _close(client)
             raise PermanentFailure("recipient refused") from error

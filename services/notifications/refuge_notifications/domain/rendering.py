@@ -58,6 +58,8 @@ _environment = Environment(
     autoescape=select_autoescape(enabled_extensions=("html.j2",), default=False),
     undefined=StrictUndefined,
     keep_trailing_newline=True,
+    # Templates ship with the package and never change while it runs: no mtime check per use.
+    auto_reload=False,
 )
 # A sentence starts with a capital, without lowering the rest ("Tuesday" stays).
 _environment.filters["upper_first"] = lambda text: str(text)[:1].upper() + str(text)[1:]

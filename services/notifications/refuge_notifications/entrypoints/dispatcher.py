@@ -20,6 +20,12 @@ pending -> claimed -> sending -> sent | failed | unknown (| suppressed), each st
 Composing (``service_layer.composing``) checks a beneficiary message again at the last
 moment (erased, consent, contact, quiet hours, expiry); settling
 (``service_layer.settling``) writes each outcome under the claim, with its event.
+
+For throughput, the work around the sends is batched without merging any row's fate
+with another's: a batch is claimed in one statement and what its messages depend on is
+read in one transaction per tenant; the next batch is claimed and composed while this
+one is sent; *sending* and *sent* are group-committed (``service_layer.sent_batches``),
+each row under its own claim token, each send waiting for its own row's commit.
 """
 
 from __future__ import annotations
@@ -27,7 +33,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+import urllib.request
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import timedelta
 
 import asyncpg
@@ -41,6 +49,7 @@ from refuge_common.observability.logging import get_logger
 from refuge_notifications import metrics
 from refuge_notifications.adapters import delivery_log
 from refuge_notifications.adapters.email_sender import SmtpSender
+from refuge_notifications.adapters.http_transport import KeepAliveTransport
 from refuge_notifications.adapters.outcomes import (
     ClaimLost,
     OutcomeUnknown,
@@ -61,6 +70,7 @@ from refuge_notifications.service_layer.outgoing import (
     Undeliverable,
     utc_now,
 )
+from refuge_notifications.service_layer.sent_batches import SendWrites
 
 # The composition root builds the dispatcher from these.
 __all__ = ["BeneficiaryChannels", "Clock", "Dispatcher", "utc_now"]
@@ -68,6 +78,22 @@ __all__ = ["BeneficiaryChannels", "Clock", "Dispatcher", "utc_now"]
 log = get_logger(__name__)
 RATE_RETRY_SECONDS = 1.0
 GAUGE_SAMPLE_SECONDS = 5.0
+STOPPED_DURING_CALL = "dispatcher stopped during the provider call"
+
+
+def _sms_transport(connections: int) -> KeepAliveTransport | None:
+    """The lean keep-alive transport (``adapters.http_transport``), unless a proxy is set in
+    the environment: then httpx's own, which honours it."""
+
+    return None if urllib.request.getproxies() else KeepAliveTransport(connections)
+
+
+_Batch = tuple[list[asyncpg.Record], list[Outgoing | Exception]]
+
+
+@dataclass(frozen=True)
+class _Taken:
+    provider_id: str | None  # the provider's id for the message, if it gave one
 
 
 class Dispatcher:
@@ -88,6 +114,7 @@ class Dispatcher:
         concurrency: int = 1,
     ) -> None:
         self._pool_provider = pool_provider
+        self._writes: SendWrites | None = None
         self._composer = Composer(keyring, email, beneficiaries, clock)
         self._max_attempts = max_attempts
         self._lease_seconds = lease_seconds
@@ -104,6 +131,7 @@ class Dispatcher:
 
     async def run(self) -> None:
         pool = self._pool_provider()
+        self._writes = SendWrites(pool)
         timeout = self._sms_timeout
         # One client for every SMS provider: keep-alive connections, as many as sends in flight
         # (so that none waits for a pooled connection, which would read as a provider outage).
@@ -111,37 +139,63 @@ class Dispatcher:
         slots = asyncio.Semaphore(self._concurrency)
         async with (
             httpx.AsyncClient(
-                timeout=httpx.Timeout(timeout, connect=min(5.0, timeout)), limits=limits
+                timeout=httpx.Timeout(timeout, connect=min(5.0, timeout)),
+                limits=limits,
+                transport=_sms_transport(self._concurrency),
             ) as http,
             Wakeup(pool, f"{SCHEMA.schema}_deliveries") as wakeup,
             contextlib.aclosing(self._email),
         ):
-            while True:
-                await self._sample_gauge(pool)
-                for row in await delivery_log.abandoned_sends(pool, self._batch_size):
-                    await settling.finish_unsettled(pool, row, "dispatcher stopped during the provider call")
-                claimed = await delivery_log.claim_deliveries(
-                    pool, self._batch_size, self._lease_seconds, self._clock()
-                )
-                # Concurrently, ``concurrency`` at a time: each row keeps its own claim and
-                # state machine, so sends in parallel change nothing about at most once.
-                await asyncio.gather(*(self._guarded(pool, row, http, slots) for row in claimed))
-                if len(claimed) >= self._batch_size:
-                    continue
-                await wakeup.wait(await self._until_next(pool))
+            upcoming: asyncio.Task[_Batch] | None = None
+            try:
+                while True:
+                    await self._sample_gauge(pool)
+                    for row in await delivery_log.abandoned_sends(pool, self._batch_size):
+                        await settling.finish_unsettled(pool, row, STOPPED_DURING_CALL)
+                    claimed, composed = await (upcoming or self._claim_batch(pool, http))
+                    upcoming = None
+                    full = len(claimed) >= self._batch_size
+                    if full:  # a backlog: the next batch is claimed and composed while this one is sent
+                        upcoming = asyncio.create_task(self._claim_batch(pool, http))
+                    # Each message is sent on its own, ``concurrency`` at a time: each row keeps
+                    # its own claim and state machine, so sends in parallel change nothing
+                    # about at most once.
+                    await asyncio.gather(
+                        *(
+                            self._guarded(pool, row, message, http, slots)
+                            for row, message in zip(claimed, composed, strict=True)
+                        )
+                    )
+                    if not full:
+                        await wakeup.wait(await self._until_next(pool))
+            finally:
+                if upcoming is not None:  # its rows are claimed again when their lease lapses
+                    upcoming.cancel()
+                    await asyncio.gather(upcoming, return_exceptions=True)
+
+    async def _claim_batch(self, pool: asyncpg.Pool, http: httpx.AsyncClient) -> _Batch:
+        """Claim due deliveries and compose them: what the messages depend on is read for
+        the whole batch at once (one transaction per tenant)."""
+
+        claimed = await delivery_log.claim_deliveries(
+            pool, self._batch_size, self._lease_seconds, self._clock()
+        )
+        return claimed, await self._composer.compose_batch(pool, claimed, http)
 
     async def _guarded(
-        self, pool: asyncpg.Pool, row: asyncpg.Record, http: httpx.AsyncClient, slots: asyncio.Semaphore
+        self,
+        pool: asyncpg.Pool,
+        row: asyncpg.Record,
+        composed: Outgoing | Exception,
+        http: httpx.AsyncClient,
+        slots: asyncio.Semaphore,
     ) -> None:
-        async with slots:
-            try:
-                await self._deliver(pool, row, http)
-            except Exception as error:  # one delivery must not stop the others
-                # Its claim lapses and it is tried again (or, if it was sending, settled
-                # unknown); the rest of the batch and every other tenant go on.
-                log.error(
-                    "delivery_crashed", delivery_id=str(row["delivery_id"]), error=describe_failure(error)
-                )
+        try:
+            await self._deliver(pool, row, composed, slots)
+        except Exception as error:  # one delivery must not stop the others
+            # Its claim lapses and it is tried again (or, if it was sending, settled
+            # unknown); the rest of the batch and every other tenant go on.
+            log.error("delivery_crashed", delivery_id=str(row["delivery_id"]), error=describe_failure(error))
 
     async def _sample_gauge(self, pool: asyncpg.Pool) -> None:
         # A count over the whole log: every few seconds, not every loop.
@@ -157,50 +211,69 @@ class Dispatcher:
             return self._poll_interval
         return max(0.05, min(self._poll_interval, (upcoming - self._clock()).total_seconds()))
 
-    async def _deliver(self, pool: asyncpg.Pool, row: asyncpg.Record, http: httpx.AsyncClient) -> None:
+    async def _deliver(
+        self,
+        pool: asyncpg.Pool,
+        row: asyncpg.Record,
+        composed: Outgoing | Exception,
+        slots: asyncio.Semaphore,
+    ) -> None:
         attempts = row["attempts"] + 1
-        try:
-            outgoing = await self._composer.compose(pool, row, http)
-        except Undeliverable as error:
+        if isinstance(composed, Exception):
+            await self._not_composed(pool, row, attempts, composed)
+            return
+        async with slots:
+            outcome = await self._send(pool, row, composed)
+        if outcome is not None:
+            assert self._writes is not None  # made by ``run``
+            # Outside the slot: the next send need not wait for this one's commit, and
+            # the settles of sends that finish together share one transaction.
+            await self._writes.finish_sent(row, composed, outcome.provider_id)
+
+    async def _not_composed(
+        self, pool: asyncpg.Pool, row: asyncpg.Record, attempts: int, error: Exception
+    ) -> None:
+        if isinstance(error, Undeliverable):
             await settling.finish_failed(pool, row, error.reason, error.detail)
-            return
-        except Suppressed as error:
+        elif isinstance(error, Suppressed):
             await settling.finish_suppressed(pool, row, error.reason)
-            return
-        except Deferred as error:
+        elif isinstance(error, Deferred):
             await settling.defer(pool, row, error.until)
-            return
-        except NotYet as error:
+        elif isinstance(error, NotYet):
             await self._retry_or_fail(pool, row, attempts, str(error), FailureReason.NO_CONTACT_DETAILS)
-            return
-        except Exception as error:  # nothing was sent: retrying is safe
+        else:  # nothing was sent: retrying is safe
             # A key that no longer unwraps, a row that no longer parses: retried with backoff,
             # then failed, instead of stopping the dispatcher for every tenant.
             detail = describe_failure(error)
             log.error("delivery_compose_failed", delivery_id=str(row["delivery_id"]), error=detail)
             await self._retry_or_fail(pool, row, attempts, detail, FailureReason.OTHER)
-            return
 
+    async def _send(self, pool: asyncpg.Pool, row: asyncpg.Record, outgoing: Outgoing) -> _Taken | None:
+        """Hand the message over; what the provider said if it took it, else None (the
+        other outcomes are settled here)."""
+
+        attempts = row["attempts"] + 1
         if not await self._rate_slot(outgoing):
             # The provider's limit is reached for longer than a claim should wait: back to
             # pending, untried, for a moment (the claim's lease keeps running meanwhile).
             await settling.release(pool, row, self._clock() + timedelta(seconds=RATE_RETRY_SECONDS))
-            return
+            return None
 
         # The send's lease outlives the provider exchange, so that no other dispatcher
         # declares the send abandoned while this one still waits for the provider's reply.
         send_lease = self._lease_seconds + outgoing.timeout
 
+        writes = self._writes
+        assert writes is not None  # made by ``run``
+
         async def begin_sending() -> bool:
-            async with pool.acquire() as connection:
-                return await delivery_log.begin_sending(
-                    connection, row["delivery_id"], row["claim_token"], int(send_lease) + 1
-                )
+            return await writes.begin_sending(row, int(send_lease) + 1)
 
         try:
             provider_id = await outgoing.send(begin_sending)
         except ClaimLost:
             log.warning("delivery_claim_lost", delivery_id=str(row["delivery_id"]))
+            return None
         except PermanentFailure as error:
             await settling.finish_failed(pool, row, error.reason, str(error), error.provider_code)
         except OutcomeUnknown as error:
@@ -210,7 +283,8 @@ class Dispatcher:
                 pool, row, attempts, str(error), FailureReason.PROVIDER_UNAVAILABLE, error.retry_after
             )
         else:
-            await settling.finish_sent(pool, row, outgoing, provider_id)
+            return _Taken(provider_id)
+        return None
 
     async def _rate_slot(self, outgoing: Outgoing) -> bool:
         channel = "smtp" if outgoing.provider == "smtp" else "sms"

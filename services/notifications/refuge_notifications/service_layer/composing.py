@@ -3,11 +3,15 @@
 Beneficiary messages are checked again when composed (erased, consent, contact), SMS are
 held back in quiet hours (``domain.quiet_hours``: :class:`Deferred` until the morning), and
 a reminder whose deadline has passed is not sent (:class:`Undeliverable`, "expired").
+What these checks read (key, consent, contact, organisation, SMS provider) is read for a
+whole claimed batch in one transaction per tenant, never cached between batches: a STOP or
+an erasure applies from the next batch, and to a claimed row at once through its fence.
 """
 
 from __future__ import annotations
 
 import contextlib
+from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -22,7 +26,7 @@ from refuge_common.db.pool import tenant_transaction
 from refuge_notifications.adapters import beneficiaries, case_copy, directory_copy
 from refuge_notifications.adapters.email_sender import SmtpSender
 from refuge_notifications.adapters.outcomes import BeforeSend
-from refuge_notifications.adapters.sms_providers import SmsMessage
+from refuge_notifications.adapters.sms_providers import ProviderConfig, SmsMessage
 from refuge_notifications.domain.message_values import UnknownTemplate, beneficiary_message, staff_values
 from refuge_notifications.domain.phones import to_e164
 from refuge_notifications.domain.quiet_hours import is_urgent, sms_send_time
@@ -60,15 +64,70 @@ class Composer:
         self._beneficiaries = beneficiaries
         self._clock = clock
 
-    async def compose(self, pool: asyncpg.Pool, row: asyncpg.Record, http: httpx.AsyncClient) -> Outgoing:
-        """The message of ``row``, checked again against consent, erasure and quiet hours."""
+    async def compose_batch(
+        self, pool: asyncpg.Pool, rows: list[asyncpg.Record], http: httpx.AsyncClient
+    ) -> list[Outgoing | Exception]:
+        """The message of each row, or why there is none (``Undeliverable``, ``Suppressed``,
+        ``Deferred``, ``NotYet``, or any other error: nothing was sent, retrying is safe).
 
-        try:
+        What beneficiary messages depend on (key, consent, contact, organisation, provider)
+        is read in one transaction per tenant of the batch, after the claim: a withdrawal
+        or an erasure committed before then applies; one committed after settles the
+        claimed row as suppressed, and ``begin_sending`` then refuses it."""
+
+        by_tenant: dict[UUID, list[asyncpg.Record]] = {}
+        for row in rows:
             if row["recipient_kind"] == "beneficiary":
-                return await self._compose_for_beneficiary(pool, row, http)
-            return await self._compose_for_staff(pool, row)
-        except UnknownTemplate as error:  # no wording for it: retrying would not find one
-            raise Undeliverable(FailureReason.OTHER, str(error)) from error
+                by_tenant.setdefault(row["tenant_id"], []).append(row)
+        facts: dict[UUID, _TenantFacts | Exception] = {}
+        for tenant, tenant_rows in by_tenant.items():
+            try:
+                facts[tenant] = await self._tenant_facts(pool, tenant, tenant_rows)
+            except Exception as error:  # each of its rows reports it, and is retried
+                facts[tenant] = error
+        results: list[Outgoing | Exception] = []
+        for row in rows:
+            try:
+                if row["recipient_kind"] != "beneficiary":
+                    results.append(await self._compose_for_staff(pool, row))
+                    continue
+                found = facts[row["tenant_id"]]
+                if isinstance(found, Exception):
+                    raise found
+                results.append(self._compose_for_beneficiary(row, found, http))
+            except UnknownTemplate as error:  # no wording for it: retrying would not find one
+                results.append(Undeliverable(FailureReason.OTHER, str(error)))
+            except Exception as error:
+                results.append(error)
+        return results
+
+    async def _tenant_facts(
+        self, pool: asyncpg.Pool, tenant: UUID, rows: list[asyncpg.Record]
+    ) -> _TenantFacts:
+        channels = self._beneficiaries
+        persons = list({row["recipient_id"] for row in rows})
+        async with tenant_transaction(pool, tenant) as connection:
+            keys = await self._keyring.get_many(connection, persons)
+            recipients = await beneficiaries.recipients(
+                connection, list({(row["recipient_id"], row["channel"]) for row in rows})
+            )
+            organisation = await directory_copy.get_organisation(connection, tenant)
+            provider_config = None
+            if channels is not None and any(row["channel"] == "sms" for row in rows):
+                provider_config = await channels.sms.config(connection, tenant)
+            # Rare (office reminders, hearings): one query each, only for the rows that need it.
+            office_zones: dict[str, str | None] = {}
+            hearing_events: dict[str, str | None] = {}
+            for row in rows:
+                context = row["context"]
+                office = context.get("office_id")
+                if office and office not in office_zones:
+                    office_zones[office] = await directory_copy.office_timezone(connection, office)
+                hearing_id = context.get("hearing_id")
+                if hearing_id and hearing_id not in hearing_events:
+                    hearing = await case_copy.get_hearing(connection, UUID(hearing_id))
+                    hearing_events[hearing_id] = hearing.last_event_id if hearing else None
+        return _TenantFacts(keys, recipients, organisation, provider_config, office_zones, hearing_events)
 
     async def _compose_for_staff(self, pool: asyncpg.Pool, row: asyncpg.Record) -> Outgoing:
         if row["channel"] != "email":
@@ -112,8 +171,8 @@ class Composer:
         await self._email.send(message, before_data=before)
         return None
 
-    async def _compose_for_beneficiary(
-        self, pool: asyncpg.Pool, row: asyncpg.Record, http: httpx.AsyncClient
+    def _compose_for_beneficiary(
+        self, row: asyncpg.Record, facts: _TenantFacts, http: httpx.AsyncClient
     ) -> Outgoing:
         channels = self._beneficiaries
         if channels is None:
@@ -121,29 +180,24 @@ class Composer:
         tenant, person_id, channel = row["tenant_id"], row["recipient_id"], row["channel"]
         context = row["context"]
         now = self._clock()
-        async with tenant_transaction(pool, tenant) as connection:
-            key = await self._keyring.get(connection, person_id)
-            if key is None:
-                raise Suppressed(SuppressionReason.ERASED)
-            consent = await beneficiaries.get_consent(connection, person_id, channel)
-            if consent is None:
-                raise Suppressed(SuppressionReason.NO_CONSENT)
-            if not consent.given:
-                raise Suppressed(SuppressionReason.OPTED_OUT)
-            contact = await beneficiaries.get_person(connection, person_id)
-            if contact is None:
-                raise NotYet("the person's contact details have not arrived")
-            if contact.personal_data is None:
-                raise Undeliverable(FailureReason.NO_CONTACT_DETAILS)
-            organisation = await directory_copy.get_organisation(connection, tenant)
-            office_zone = None
-            if context.get("office_id"):
-                office_zone = await directory_copy.office_timezone(connection, context["office_id"])
-            provider_config = await channels.sms.config(connection, tenant) if channel == "sms" else None
-            hearing_event = None
-            if context.get("hearing_id"):
-                hearing = await case_copy.get_hearing(connection, UUID(context["hearing_id"]))
-                hearing_event = hearing.last_event_id if hearing else None
+        key = facts.keys.get(person_id)
+        if key is None:
+            raise Suppressed(SuppressionReason.ERASED)
+        recipient = facts.recipients.get((person_id, channel))
+        consent = recipient.consent if recipient else None
+        if consent is None:
+            raise Suppressed(SuppressionReason.NO_CONSENT)
+        if not consent.given:
+            raise Suppressed(SuppressionReason.OPTED_OUT)
+        contact = recipient.contact if recipient else None
+        if contact is None:
+            raise NotYet("the person's contact details have not arrived")
+        if contact.personal_data is None:
+            raise Undeliverable(FailureReason.NO_CONTACT_DETAILS)
+        organisation = facts.organisation
+        office_zone = facts.office_zones.get(context["office_id"]) if context.get("office_id") else None
+        provider_config = facts.provider_config if channel == "sms" else None
+        hearing_event = facts.hearing_events.get(context["hearing_id"]) if context.get("hearing_id") else None
 
         if hearing_event is not None and hearing_event != context.get("hearing_event_id"):
             raise Undeliverable(FailureReason.OTHER, "superseded: the hearing changed again since")
@@ -216,6 +270,18 @@ class Composer:
             provider="smtp",
             language=language.code,
         )
+
+
+@dataclass(frozen=True)
+class _TenantFacts:
+    """What the beneficiary messages of one tenant in a batch depend on."""
+
+    keys: dict[UUID, bytes]  # a person without one was erased
+    recipients: dict[tuple[UUID, str], beneficiaries.Recipient]
+    organisation: directory_copy.Organisation | None
+    provider_config: ProviderConfig | None
+    office_zones: dict[str, str | None]
+    hearing_events: dict[str, str | None]
 
 
 def _zone(*candidates: str | None) -> ZoneInfo:

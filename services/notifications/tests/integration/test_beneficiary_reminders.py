@@ -353,11 +353,12 @@ async def test_an_erased_person_receives_nothing_and_is_forgotten(notifications:
         (n.clock() + timedelta(days=1)).astimezone(PARIS).replace(hour=22, minute=0, second=0, microsecond=0)
     )
     n.clock.move_to(night)
-    planned = await n.remind(person)  # the SMS waits for the morning
+    planned = await n.remind(person)  # the SMS waits for the morning, the e-mail goes
     await n.eventually(
         lambda: n.fetchval(
-            """SELECT status = 'pending' FROM notifications.deliveries
-               WHERE trigger_event_id = $1 AND channel = 'sms'""",
+            """SELECT bool_and(status = CASE channel WHEN 'sms' THEN 'pending' ELSE 'sent' END)
+                      AND count(*) = 2
+               FROM notifications.deliveries WHERE trigger_event_id = $1""",
             planned,
         )
     )

@@ -12,6 +12,7 @@ import pytest
 from refuge_common.contract.vocabulary import FailureReason
 from refuge_devstack.ports import free_port
 from refuge_devstack.sms_sink import Fault, SmsSinkServer, SmsStore
+from refuge_notifications.adapters.http_transport import KeepAliveTransport
 from refuge_notifications.adapters.outcomes import (
     ClaimLost,
     OutcomeUnknown,
@@ -32,12 +33,15 @@ def sink() -> Iterator[SmsSinkServer]:
     server.stop()
 
 
-@pytest.fixture
-async def client(sink: SmsSinkServer) -> AsyncIterator[httpx.AsyncClient]:
+@pytest.fixture(params=["httpx", "keep-alive"])
+async def client(sink: SmsSinkServer, request: pytest.FixtureRequest) -> AsyncIterator[httpx.AsyncClient]:
+    """Every outcome holds with httpx's own transport and with the dispatcher's."""
+
     sink.store.messages.clear()
     sink.store.refused.clear()
     sink.store.clear_faults()
-    async with httpx.AsyncClient(timeout=httpx.Timeout(1.0)) as http:
+    transport = KeepAliveTransport(4) if request.param == "keep-alive" else None
+    async with httpx.AsyncClient(timeout=httpx.Timeout(1.0), transport=transport) as http:
         yield http
 
 
