@@ -9,14 +9,19 @@ closing) for 20 organisations. Then, in the same run:
 - live catch-up: the reporting service starts (its real composition root, uvicorn on a port)
   and its live projector folds the whole history into the current generation;
 - rebuild: ``POST /operator/rebuild`` builds a new generation from offset 0 and swaps it in;
-  the rate is the events applied over the time from the first batch to the swap;
-- queries: ``GET /figures/...`` for one organisation (about 50,000 of its events): p50 / p99.
+  the rate is the events applied over the time from the start to the swap. Beside it, the
+  CPU it took per event in this process (the service runs in it) and in the PostgreSQL
+  backends of the bench database, the machine's busy share, and where the projector loop's
+  time went (reading from the broker, decoding, waiting for the previous transaction);
+- queries: ``GET /figures/...`` for one organisation (about 50,000 of its events), right
+  after the swap, while the retired generation is being dropped: p50 / p99.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import random
 import tempfile
 import time
@@ -26,15 +31,25 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import httpx
 import uvicorn
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from bench.common import Row, create_database, drop_database, latency_rows, rate, tansu_broker
+from bench.common import (
+    Row,
+    cpu_busy_percent,
+    cpu_jiffies,
+    create_database,
+    drop_database,
+    latency_rows,
+    rate,
+    tansu_broker,
+)
 from refuge_common.auth.principal import Principal, Role
 from refuge_common.contract import cases, deadlines, notifications, persons, topics
 from refuge_common.contract.base import EventData
-from refuge_common.contract.envelope import Envelope, to_record
+from refuge_common.contract.envelope import Envelope, KafkaRecord, to_record
 from refuge_common.messaging.producer import EventProducer
 from refuge_common.service_main import migrate_service
 from refuge_devstack.ports import free_port
@@ -107,7 +122,7 @@ def _case_events(rng: random.Random, tenant: uuid.UUID, offices: list[uuid.UUID]
         trigger_source="/refuge/deadlines",
         case_id=case,
     )
-    yield event(notifications.NotificationSent(**note), opened)  # type: ignore[arg-type]
+    yield event(notifications.NotificationSent(**note), opened)
     yield event(cases.CaseClosed(case_id=case, outcome="favourable", closed_at=due), due)
 
 
@@ -121,7 +136,7 @@ async def _fill(bootstrap: str, count: int) -> tuple[int, float, uuid.UUID]:
     started = time.perf_counter()
     try:
         while sent < count:
-            chunk = []
+            chunk: list[KafkaRecord] = []
             while len(chunk) < CHUNK and sent + len(chunk) < count:
                 tenant = rng.choice(tenants)
                 chunk.extend(to_record(e) for e in _case_events(rng, tenant, offices[tenant]))
@@ -181,6 +196,54 @@ async def _service(bootstrap: str, database: str, issuer: LocalIssuer) -> AsyncI
         await serving
 
 
+def _process_cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process so far (Linux /proc); 0 once it has gone."""
+
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class _CpuSplit:
+    """CPU spent during a phase by this process (the reporting service runs in it) and by
+    the PostgreSQL backends serving the bench database, beside the whole machine's."""
+
+    def __init__(self, database: str) -> None:
+        self._database = database
+
+    async def _backends(self) -> dict[int, float]:
+        connection = await asyncpg.connect(self._database)
+        try:
+            pids = await connection.fetch(
+                "SELECT pid FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        finally:
+            await connection.close()
+        return {row["pid"]: _process_cpu_seconds(row["pid"]) for row in pids}
+
+    async def __aenter__(self) -> _CpuSplit:
+        self._machine = cpu_jiffies()
+        self._self = time.process_time()
+        self._postgres = await self._backends()
+        return self
+
+    async def __aexit__(self, *_exc: object) -> None:
+        self.process = time.process_time() - self._self
+        after = await self._backends()
+        self.postgres = sum(cpu - self._postgres.get(pid, 0.0) for pid, cpu in after.items())
+        self.machine_busy = cpu_busy_percent(self._machine, cpu_jiffies())
+
+    def rows(self, label: str, events: int) -> list[Row]:
+        return [
+            Row(NAME, f"{label}: CPU of the reporting process", 1e6 * self.process / events, "µs/event", ""),
+            Row(NAME, f"{label}: CPU of PostgreSQL backends", 1e6 * self.postgres / events, "µs/event", ""),
+            Row(NAME, f"{label}: machine busy", self.machine_busy, "%", "2 cores; broker and others too"),
+        ]
+
+
 async def _until(probe: Any, what: str, within: float = 1_800) -> Any:
     deadline = time.monotonic() + within
     while time.monotonic() < deadline:
@@ -225,16 +288,8 @@ async def _main(count: int) -> list[Row]:
                 )
                 operator = _headers(issuer, Principal("bench", tenant, Role.OPERATOR))
                 async with httpx.AsyncClient(base_url=url, timeout=60) as client:
-                    response = await client.post("/operator/rebuild", headers=operator)
-                    response.raise_for_status()
-
-                    async def swapped() -> Any:
-                        status = (await client.get("/operator/rebuild", headers=operator)).json()
-                        if status["state"] == "failed":
-                            raise RuntimeError(status["error"])
-                        return status if status["state"] == "swapped" else None
-
-                    status = await _until(swapped, "rebuild")
+                    async with _CpuSplit(database) as cpu:
+                        status = await _rebuild(client, operator)
                     wall = datetime.fromisoformat(status["finished_at"]) - datetime.fromisoformat(
                         status["started_at"]
                     )
@@ -248,21 +303,46 @@ async def _main(count: int) -> list[Row]:
                             f"{applied:,} events, aim 50,000",
                         )
                     )
-                    rows += await _query_latency(
-                        client, _headers(issuer, Principal("bench", tenant, Role.COORDINATOR))
-                    )
+                    rows += cpu.rows("rebuild", applied)
+                    rows += [
+                        Row(
+                            NAME,
+                            f"rebuild: time {name.replace('_', ' ')}",
+                            seconds,
+                            "s",
+                            "of the projector loop",
+                        )
+                        for name, seconds in status.get("seconds", {}).items()
+                    ]
+                    coordinator = _headers(issuer, Principal("bench", tenant, Role.COORDINATOR))
+                    rows += await _query_latency(client, coordinator, "just after the swap")
             issuer.close()
     finally:
         await drop_database(database)
     return rows
 
 
+async def _rebuild(client: httpx.AsyncClient, operator: dict[str, str]) -> Any:
+    """POST /operator/rebuild, then its status once swapped."""
+
+    response = await client.post("/operator/rebuild", headers=operator)
+    response.raise_for_status()
+
+    async def swapped() -> Any:
+        status = (await client.get("/operator/rebuild", headers=operator)).json()
+        if status["state"] == "failed":
+            raise RuntimeError(status["error"])
+        return status if status["state"] == "swapped" else None
+
+    return await _until(swapped, "rebuild")
+
+
 def _headers(issuer: LocalIssuer, principal: Principal) -> dict[str, str]:
     return {"Authorization": f"Bearer {issuer.token(principal)}"}
 
 
-async def _query_latency(client: httpx.AsyncClient, headers: dict[str, str]) -> list[Row]:
-    queries = [
+async def _query_latency(client: httpx.AsyncClient, headers: dict[str, str], when: str) -> list[Row]:
+    queries: list[tuple[str, str, dict[str, str | list[str]]]] = [
         (
             "persons by office, year",
             "/figures/persons",
@@ -287,7 +367,7 @@ async def _query_latency(client: httpx.AsyncClient, headers: dict[str, str]) -> 
             response = await client.get(path, headers=headers, params=params)
             samples.append(time.perf_counter() - started)
             response.raise_for_status()
-        rows += latency_rows(NAME, f"query: {label}", samples, f"one organisation of {TENANTS}")
+        rows += latency_rows(NAME, f"query: {label}", samples, f"one organisation of {TENANTS}, {when}")
     return rows
 
 

@@ -11,6 +11,7 @@ from refuge_common.contract.base import REGISTRY
 from refuge_common.runtime import ServiceRuntime
 from refuge_reporting.adapters.event_source import EventSource
 from refuge_reporting.adapters.fact_store import FactStore
+from refuge_reporting.adapters.leader_lock import AdvisoryLocks
 from refuge_reporting.domain.facts import MAPPERS
 from refuge_reporting.entrypoints.http_figures import figures_router
 from refuge_reporting.entrypoints.http_rebuild import rebuild_router
@@ -32,8 +33,10 @@ def build_app(settings: ReportingSettings | None = None) -> FastAPI:
         lambda: FactStore(runtime.pool),
         lambda client_id: EventSource(settings.kafka_bootstrap_servers, _PROJECTED_TOPICS, client_id),
         runtime.producer,
+        locks=lambda: AdvisoryLocks(runtime.pool),
         batch_size=settings.reporting_batch_size,
         retry=runtime.retry_policy,
+        standby_seconds=settings.reporting_standby_seconds,
     )
     runtime.background(projections.run_live)
     for topic in _PROJECTED_TOPICS:  # what the projector counts, for the AsyncAPI document

@@ -8,6 +8,11 @@ class ReportingSettings(PlatformSettings):
     reporting_batch_size: int = Field(
         default=20_000, ge=1, description="Most events reporting applies in one transaction."
     )
+    reporting_standby_seconds: float = Field(
+        default=2.0,
+        gt=0,
+        description="Seconds between a standby replica's tries to take over the live projection.",
+    )
     reporting_suppression_threshold: int = Field(
         default=5,
         ge=1,

@@ -25,13 +25,11 @@ _TENANT_HEADER = f"ce_{TENANT_EXTENSION}"
 
 
 def decode(headers: Iterable[tuple[str, Any]], key: bytes | None, value: bytes | None) -> Envelope:
-    header_list = list(headers or ())
-    found = dict(header_list)
     try:
+        found = dict(headers) if headers else {}
         if found.get("ce_specversion") != b"1.0" or value is None:
             raise ValueError("not the plain case")
-        model = REGISTRY[found["ce_type"].decode()]
-        data = model.model_validate_json(value)
+        data = _MODELS[found["ce_type"]].model_validate_json(value)
         tenant = found.get(_TENANT_HEADER)
         time = datetime.fromisoformat(found["ce_time"].decode())
         if time.tzinfo is None:
@@ -43,8 +41,12 @@ def decode(headers: Iterable[tuple[str, Any]], key: bytes | None, value: bytes |
             id=found["ce_id"].decode(),
             time=time,
         )
-    except (KeyError, ValueError, UnicodeDecodeError, ValidationError):
-        return from_record(header_list, key, value)
+    except (KeyError, ValueError, UnicodeDecodeError, ValidationError, TypeError, AttributeError):
+        return from_record(list(headers or ()), key, value)
+
+
+# Header values are bytes: look the type up without decoding it first.
+_MODELS = {name.encode(): model for name, model in REGISTRY.items()}
 
 
 @functools.lru_cache(maxsize=4096)

@@ -3,7 +3,9 @@
 Bars of the year are solid, bars of the year before hatched; the line of the year is solid
 with round markers, the year before dashed with square markers. Every bar and point carries
 its number as text, so the chart reads in black and white and to a screen reader (the SVG
-has a title and each mark a ``<title>``). Hidden (suppressed) values draw no mark.
+has a title and each mark a ``<title>``). Hidden (suppressed) values draw no mark. The line
+chart has a labelled y-axis whose ticks are round numbers (1, 2 or 5 times a power of ten),
+so a point's height reads against the axis as well as from its own number.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ LINE_HEIGHT = 240
 MARGIN_LEFT = 40
 MARGIN_BOTTOM = 70
 MARGIN_TOP = 20
+LINE_MARGIN_LEFT = 76  # room for the y-axis: its title, turned, and tick values like "12 000"
 
 
 @dataclass(frozen=True)
@@ -73,25 +76,56 @@ class LineChart:
     current: list[Point]
     previous: list[Point]
     ticks: list[tuple[float, str]]
+    y_ticks: list[tuple[float, int]]  # (y, value), from 0 up to the axis' top
+    axis_x: float = LINE_MARGIN_LEFT
+    axis_top: float = MARGIN_TOP
+    axis_bottom: float = MARGIN_TOP
     height: int = LINE_HEIGHT
+
+
+Y_TICKS = 5  # at most this many steps on the y-axis
+
+
+def round_step(top: int, steps: int = Y_TICKS) -> int:
+    """The smallest round step (1, 2 or 5 times a power of ten, at least 1) with which
+    ``steps`` steps reach ``top``: ticks a reader can add up without a calculator."""
+
+    magnitude = 1
+    while True:
+        for factor in (1, 2, 5):
+            if factor * magnitude * steps >= top:
+                return factor * magnitude
+        magnitude *= 10
 
 
 def line_chart(labels: list[str], current: list[int | None], previous: list[int | None]) -> LineChart:
     """Two series over the same labels (months); a hidden value breaks no line, it is skipped."""
 
-    top = _scale(current + previous)
-    plot_height = LINE_HEIGHT - MARGIN_BOTTOM - MARGIN_TOP + 30
-    step = (WIDTH - MARGIN_LEFT - 20) / max(1, len(labels) - 1)
+    largest = _scale(current + previous)
+    step_value = round_step(largest)
+    top = step_value * -(-largest // step_value)  # the axis ends on a tick, at or above the largest
+    plot_height = LINE_HEIGHT - MARGIN_BOTTOM - MARGIN_TOP  # month names below, clear of 0
+    step = (WIDTH - LINE_MARGIN_LEFT - 20) / max(1, len(labels) - 1)
 
     def points(values: list[int | None]) -> list[Point]:
         return [
-            Point(MARGIN_LEFT + step * i, MARGIN_TOP + plot_height * (1 - v / top), v, labels[i])
+            Point(LINE_MARGIN_LEFT + step * i, MARGIN_TOP + plot_height * (1 - v / top), v, labels[i])
             for i, v in enumerate(values)
             if v is not None
         ]
 
-    ticks = [(MARGIN_LEFT + step * i, label) for i, label in enumerate(labels)]
-    return LineChart(points(current), points(previous), ticks)
+    ticks = [(LINE_MARGIN_LEFT + step * i, label) for i, label in enumerate(labels)]
+    y_ticks = [
+        (MARGIN_TOP + plot_height * (1 - value / top), value) for value in range(0, top + 1, step_value)
+    ]
+    return LineChart(
+        points(current),
+        points(previous),
+        ticks,
+        y_ticks,
+        axis_top=MARGIN_TOP,
+        axis_bottom=MARGIN_TOP + plot_height,
+    )
 
 
 def polyline(points: list[Point]) -> str:

@@ -5,7 +5,12 @@ generation and projects every topic into it from offset 0, beside the live one, 
 current generation keeps answering queries. Once the rebuild has read every partition to
 its end, one transaction makes its generation current; both projectors stop, and the live
 loop starts again on the new generation from the offsets the rebuild stored with its facts.
-The retired generation's partitions are then dropped.
+The retired generation's partitions are then dropped, one per transaction.
+
+With several replicas, one leads the live projection and one at most rebuilds (PostgreSQL
+advisory locks held for as long as they lead, checked again in every batch's transaction);
+a live projector whose generation was swapped out by another replica's rebuild notices at
+its next batch and moves to the new one.
 """
 
 from __future__ import annotations
@@ -17,12 +22,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import asyncpg
+
 from refuge_common.messaging.consumer import describe_failure
 from refuge_common.messaging.producer import EventProducer
 from refuge_common.messaging.retry import RetryPolicy
 from refuge_common.observability.logging import get_logger
 from refuge_reporting.adapters.event_source import EventSource
-from refuge_reporting.adapters.fact_store import FactStore
+from refuge_reporting.adapters.fact_store import FactStore, GenerationNotCurrent, Guard, only_while_current
+from refuge_reporting.adapters.leader_lock import LIVE, REBUILD, AdvisoryLocks, LeadershipLost, Lease
 from refuge_reporting.service_layer.projector import Projector
 
 log = get_logger(__name__)
@@ -52,6 +60,7 @@ class Rebuild:
             "events_total": progress.events_total,
             "events_applied": progress.events_applied,
             "events_per_second": progress.rate,
+            "seconds": {name: round(value, 3) for name, value in progress.seconds.items()},
             "started_at": progress.started_at,
             "caught_up_at": progress.caught_up_at,
             "finished_at": self.finished_at,
@@ -60,25 +69,37 @@ class Rebuild:
 
 
 class Projections:
+    """This replica's projectors. Of all replicas, one leads the live projection and one at
+    most rebuilds (advisory locks, adapters/leader_lock.py); the others stand by and try
+    again every ``standby_seconds``."""
+
     def __init__(
         self,
         store: Callable[[], FactStore],
         source: Callable[[str], EventSource],
         producer: EventProducer,
         *,
+        locks: Callable[[], AdvisoryLocks],
         batch_size: int,
         retry: RetryPolicy,
+        standby_seconds: float,
     ) -> None:
         self._store = store
         self._source = source
         self._producer = producer
+        self._locks = locks
         self._batch_size = batch_size
         self._retry = retry
+        self._standby_seconds = standby_seconds
         self.live: Projector | None = None
+        self.leading = False
+        self.standing_by = False  # another replica leads: this one tries again now and then
         self.rebuild: Rebuild | None = None
         self._dropping: asyncio.Task[None] | None = None
 
-    def _projector(self, generation: int, *, producer: EventProducer | None, role: str) -> Projector:
+    def _projector(
+        self, generation: int, *, producer: EventProducer | None, role: str, guards: tuple[Guard, ...]
+    ) -> Projector:
         return Projector(
             self._store(),
             self._source(f"refuge-reporting-{role}-g{generation}"),
@@ -86,30 +107,66 @@ class Projections:
             producer=producer,
             batch_size=self._batch_size,
             retry=self._retry,
+            guards=guards,
         )
 
     async def run_live(self) -> None:
-        """The live loop (a background task): project into whatever generation is current."""
+        """The live loop (a background task): once this replica leads, project into whatever
+        generation is current; when it no longer leads, stand by again."""
 
         try:
             while True:
-                store = self._store()
-                await self._drop_retired(store)
-                self.live = self._projector(await store.current(), producer=self._producer, role="live")
-                await self.live.run()
+                lease = await self._lead()
+                try:
+                    await self._project_live(lease)
+                except LeadershipLost as lost:
+                    log.warning("projection_leadership_lost", reason=str(lost))
+                finally:
+                    self.leading, self.live = False, None
+                    await self._locks().release(lease)
         except asyncio.CancelledError:
             await self.stop()  # the service is stopping: so does a rebuild under way
             raise
 
+    async def _lead(self) -> Lease:
+        while True:
+            lease = await self._locks().try_acquire(LIVE)
+            if lease is not None:
+                self.leading, self.standing_by = True, False
+                log.info("projection_leading", backend=lease.pid)
+                return lease
+            self.standing_by = True
+            await asyncio.sleep(self._standby_seconds)
+
+    async def _project_live(self, lease: Lease) -> None:
+        while True:
+            store = self._store()
+            await self._drop_retired(store)
+            generation = await store.current()
+            guards = (lease.check, only_while_current(generation))
+            self.live = self._projector(generation, producer=self._producer, role="live", guards=guards)
+            # Stops when a rebuild here swaps; a swap by another replica's rebuild shows at
+            # the next batch (GenerationNotCurrent): either way, go on with the new current one.
+            with contextlib.suppress(GenerationNotCurrent):
+                await self.live.run()
+
     async def _drop_retired(self, store: FactStore) -> None:
         """Drop every generation neither current nor being built, in the background: the drop
-        gives way to queries (a short lock timeout) and is tried again until it passes."""
+        gives way to queries (a short lock timeout) and is tried again until it passes. A
+        generation in state ``building`` is left alone while any replica holds the rebuild
+        lock: it may be that replica's."""
 
         building = (
             self.rebuild.projector.generation if self.rebuild and self.rebuild.state == "building" else None
         )
+        generations = await store.generations()
+        # Listed first, then the lock: a rebuild takes it before it opens its generation, so
+        # one listed here as building and not ours is an orphan unless the lock is held now.
+        orphans = building is not None or not await self._locks().held(REBUILD)
         retired = [
-            g.number for g in await store.generations() if g.state != "current" and g.number != building
+            g.number
+            for g in generations
+            if g.state == "retired" or (g.state == "building" and g.number != building and orphans)
         ]
         if retired and (self._dropping is None or self._dropping.done()):
             self._dropping = asyncio.create_task(self._drop(store, retired), name="drop-retired-generations")
@@ -117,32 +174,50 @@ class Projections:
     async def _drop(self, store: FactStore, generations: list[int]) -> None:
         for generation in generations:
             for _attempt in range(DROP_ATTEMPTS):
-                if await store.drop(generation):
-                    break
-                await asyncio.sleep(0.5)
+                try:
+                    if await store.drop(generation):
+                        break
+                    continue  # one partition fewer: the next at once
+                except asyncpg.LockNotAvailableError:
+                    await asyncio.sleep(0.5)  # queries held the table: give way
+                except asyncpg.PostgresError as error:
+                    log.warning("retired_generation_not_dropped", generation=generation, error=str(error))
+                    return  # tried again when the live loop next starts
             else:
                 log.warning("retired_generation_not_dropped", generation=generation)
 
     async def start_rebuild(self) -> Rebuild:
         if self.rebuild is not None and self.rebuild.state == "building":
             raise RebuildRunning(f"generation {self.rebuild.projector.generation} is being built")
-        store = self._store()
-        generation = await store.open_generation()
-        rebuild = Rebuild(self._projector(generation, producer=None, role="rebuild"))
+        lease = await self._locks().try_acquire(REBUILD)
+        if lease is None:
+            raise RebuildRunning("a rebuild is under way on another replica")
+        try:
+            store = self._store()
+            generation = await store.open_generation()
+        except BaseException:
+            await self._locks().release(lease)
+            raise
+        projector = self._projector(generation, producer=None, role="rebuild", guards=(lease.check,))
+        rebuild = Rebuild(projector)
         self.rebuild = rebuild
-        rebuild.task = asyncio.create_task(self._run_rebuild(rebuild), name=f"rebuild-g{generation}")
+        rebuild.task = asyncio.create_task(self._run_rebuild(rebuild, lease), name=f"rebuild-g{generation}")
         log.info("rebuild_started", generation=generation)
         return rebuild
 
-    async def _run_rebuild(self, rebuild: Rebuild) -> None:
+    async def _run_rebuild(self, rebuild: Rebuild, lease: Lease) -> None:
         async def swap(projector: Projector) -> None:
-            previous = await projector.store.swap(projector.generation)
+            previous = await projector.store.swap(projector.generation, guards=(lease.check,))
             rebuild.state = "swapped"
             rebuild.finished_at = datetime.now(UTC)
             log.info("rebuild_swapped", generation=projector.generation, previous=previous)
             projector.stop()
             if self.live is not None:
                 self.live.stop()  # the live loop restarts on the new generation
+            elif not self.leading:
+                # The leader is another replica: it moves to the new generation at its next
+                # batch; the retired one is dropped from here, now.
+                await self._drop_retired(projector.store)
 
         try:
             await rebuild.projector.run(on_caught_up=swap)
@@ -154,7 +229,9 @@ class Projections:
             rebuild.finished_at = datetime.now(UTC)
             log.error("rebuild_failed", generation=rebuild.projector.generation, error=rebuild.error)
             with contextlib.suppress(Exception):
-                await self._store().drop(rebuild.projector.generation)
+                await self._drop(self._store(), [rebuild.projector.generation])
+        finally:
+            await self._locks().release(lease)
 
     async def stop(self) -> None:
         for task in (self.rebuild.task if self.rebuild else None, self._dropping):

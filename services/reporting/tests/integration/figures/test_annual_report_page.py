@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
+from collections import Counter
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -78,6 +79,19 @@ async def test_the_report_page_shows_the_years_figures_in_both_languages(
                 assert int(await row.locator("td").first.get_attribute("data-value") or -1) == opened
             assert await page.locator("svg").count() == 2
             assert await page.locator("svg rect[fill='url(#hatch)']").count() >= 2  # hatched: last year
+            # the monthly line reads against a labelled y-axis of round ticks from 0, without colour
+            ticks = [
+                int(v or -1)
+                for v in await page.locator("svg .y-axis .y-tick").evaluate_all(
+                    "nodes => nodes.map(n => n.getAttribute('data-value'))"
+                )
+            ]
+            monthly = Counter(
+                (c.opened_at.year, c.opened_at.month) for c in year.a.cases if c.opened_at.year >= 2025
+            )
+            assert ticks[0] == 0 and ticks == sorted(set(ticks)) and len(ticks) >= 2
+            assert ticks[-1] >= max(monthly.values())
+            assert await page.locator("svg .y-axis .y-title").text_content() == "Dossiers ouverts"
             await page.screenshot(path=str(artifacts_dir / "annual-report-fr.png"), full_page=True)
             await page.emulate_media(media="print")
             assert await page.locator(".actions").is_hidden()

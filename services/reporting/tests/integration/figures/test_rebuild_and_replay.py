@@ -87,6 +87,9 @@ async def test_a_rebuild_gives_the_live_figures_and_the_live_projection_goes_on(
     status = await eventually(swapped, within=120)
     assert status["generation"] == started.json()["generation"] > 1
     assert status["events_done"] >= status["events_total"] >= 2 * len(year.envelopes)
+    # where the rebuild's time went, for an operator: broker, decoding, database
+    assert set(status["seconds"]) == {"reading", "decoding", "waiting_for_database"}
+    assert status["seconds"]["decoding"] > 0 and min(status["seconds"].values()) >= 0
     assert await snapshot(reporting, year) == before
 
     connection = await asyncpg.connect(reporting_database)
