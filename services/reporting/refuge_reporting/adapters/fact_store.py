@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from uuid import UUID
 
 import asyncpg
@@ -90,6 +91,18 @@ class Generation:
     state: str
 
 
+@dataclass(frozen=True)
+class GenerationProgress:
+    """The newest generation as the database tells it, to any replica."""
+
+    number: int
+    state: str
+    created_at: datetime
+    swapped_at: datetime | None
+    events_total: int | None  # set by the replica building it
+    events_done: int  # the sum of its stored offsets
+
+
 class FactStore:
     def __init__(self, pool: asyncpg.Pool) -> None:
         self.pool = pool
@@ -104,6 +117,31 @@ class FactStore:
     async def generations(self) -> list[Generation]:
         rows = await self.pool.fetch("SELECT generation, state FROM generations ORDER BY generation")
         return [Generation(r["generation"], r["state"]) for r in rows]
+
+    async def newest(self) -> GenerationProgress | None:
+        row = await self.pool.fetchrow(
+            """SELECT g.generation, g.state, g.created_at, g.swapped_at, g.events_total,
+                      (SELECT coalesce(sum(o.next_offset), 0) FROM projection_offsets o
+                        WHERE o.generation = g.generation) AS events_done
+               FROM generations g ORDER BY g.generation DESC LIMIT 1"""
+        )
+        if row is None:
+            return None
+        return GenerationProgress(
+            row["generation"],
+            row["state"],
+            row["created_at"],
+            row["swapped_at"],
+            row["events_total"],
+            int(row["events_done"]),
+        )
+
+    async def record_total(self, number: int, events_total: int) -> None:
+        await self.pool.execute(
+            "UPDATE generations SET events_total = $2 WHERE generation = $1 AND state = 'building'",
+            number,
+            events_total,
+        )
 
     async def open_generation(self) -> int:
         """A new, empty generation in state ``building``."""

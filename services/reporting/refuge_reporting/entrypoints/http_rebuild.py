@@ -26,11 +26,15 @@ def rebuild_router(operator: Callable[..., Awaitable[Principal]]) -> APIRouter:
             raise HTTPException(status.HTTP_409_CONFLICT, str(error)) from error
         return rebuild.status()
 
-    @router.get("", summary="The last rebuild's progress: events done out of the topics' end offsets")
+    @router.get(
+        "",
+        summary="The last rebuild's progress: events done out of the topics' end offsets, "
+        "whichever replica runs it",
+    )
     async def progress(request: Request, _principal: Principal = Depends(operator)) -> dict[str, Any]:
-        rebuild = projections(request).rebuild
-        if rebuild is None:
-            raise HTTPException(status.HTTP_404_NOT_FOUND, "no rebuild since the service started")
-        return rebuild.status()
+        found = await projections(request).rebuild_status()
+        if found is None:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, "no rebuild yet")
+        return found
 
     return router

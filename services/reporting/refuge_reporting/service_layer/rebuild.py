@@ -65,6 +65,7 @@ class Rebuild:
             "caught_up_at": progress.caught_up_at,
             "finished_at": self.finished_at,
             "error": self.error,
+            "replica": "this",
         }
 
 
@@ -186,6 +187,54 @@ class Projections:
             else:
                 log.warning("retired_generation_not_dropped", generation=generation)
 
+    async def rebuild_status(self) -> dict[str, Any] | None:
+        """The last rebuild's progress: this replica's own, else the newest generation's as
+        the database tells it (behind a load balancer, the replica asked is often not the
+        one building). None when no rebuild has happened."""
+
+        own = self.rebuild
+        if own is not None and own.state == "building":
+            return own.status()
+        newest = await self._store().newest()
+        if own is not None and (newest is None or newest.number <= own.projector.generation):
+            return own.status()  # no replica has rebuilt since
+        if newest is None or (newest.state != "building" and newest.swapped_at is None):
+            return None
+        error = None
+        if newest.state != "building":
+            state = "swapped"
+        elif await self._locks().held(REBUILD):
+            state = "building"
+        else:
+            state, error = "failed", "the replica that was building it stopped"
+        return {
+            "generation": newest.number,
+            "state": state,
+            "events_done": newest.events_done,
+            "events_total": max(newest.events_total or 0, newest.events_done),
+            "events_applied": None,
+            "events_per_second": None,
+            "seconds": {},
+            "started_at": newest.created_at,
+            "caught_up_at": None,
+            "finished_at": newest.swapped_at,
+            "error": error,
+            "replica": "another",
+        }
+
+    async def _share_total(self, rebuild: Rebuild) -> None:
+        """Write the rebuild's target where other replicas read it, every second."""
+
+        projector = rebuild.projector
+        while rebuild.state == "building":
+            total = projector.progress.events_total
+            if total:
+                try:
+                    await projector.store.record_total(projector.generation, total)
+                except (asyncpg.PostgresError, OSError) as error:  # progress only: never stop a rebuild
+                    log.warning("rebuild_total_not_shared", error=str(error))
+            await asyncio.sleep(1.0)
+
     async def start_rebuild(self) -> Rebuild:
         if self.rebuild is not None and self.rebuild.state == "building":
             raise RebuildRunning(f"generation {self.rebuild.projector.generation} is being built")
@@ -207,6 +256,9 @@ class Projections:
 
     async def _run_rebuild(self, rebuild: Rebuild, lease: Lease) -> None:
         async def swap(projector: Projector) -> None:
+            # The final target, for the other replicas' answers (a short rebuild may end
+            # before ``_share_total`` first writes it).
+            await projector.store.record_total(projector.generation, projector.progress.events_total)
             previous = await projector.store.swap(projector.generation, guards=(lease.check,))
             rebuild.state = "swapped"
             rebuild.finished_at = datetime.now(UTC)
@@ -219,6 +271,7 @@ class Projections:
                 # batch; the retired one is dropped from here, now.
                 await self._drop_retired(projector.store)
 
+        sharing = asyncio.create_task(self._share_total(rebuild), name="rebuild-total")
         try:
             await rebuild.projector.run(on_caught_up=swap)
         except asyncio.CancelledError:
@@ -231,6 +284,7 @@ class Projections:
             with contextlib.suppress(Exception):
                 await self._drop(self._store(), [rebuild.projector.generation])
         finally:
+            sharing.cancel()
             await self._locks().release(lease)
 
     async def stop(self) -> None:

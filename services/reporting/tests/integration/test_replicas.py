@@ -235,7 +235,16 @@ async def test_a_rebuild_on_the_standby_moves_the_leader_to_the_new_generation(
                 return bool(status["state"] == "swapped")
 
             await eventually(swapped, within=60)
+            own = (await client.get("/operator/rebuild", headers=operator)).json()
         new = started.json()["generation"]
+        # Behind a load balancer the progress is asked of any replica: A, which is not
+        # rebuilding, answers from the database with the same generation and events.
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=a_app), base_url="http://a") as client:
+            elsewhere = (await client.get("/operator/rebuild", headers=operator)).json()
+        assert (own["replica"], elsewhere["replica"]) == ("this", "another")
+        assert (elsewhere["generation"], elsewhere["state"]) == (new, "swapped")
+        assert elsewhere["events_total"] == own["events_total"] >= len(first)
+        assert elsewhere["events_done"] >= len(first)
         assert await cases_of(database, tenant) == len(first)  # the rebuilt generation, same figure
 
         await publish(settings.kafka_bootstrap_servers, more + first)
