@@ -248,6 +248,42 @@ def cpu_jiffies() -> tuple[int, int]:
     return 0, 0
 
 
+def process_cpu_seconds(pid: int | None) -> float:
+    """User + system CPU time of a process so far (Linux /proc); 0 for none, or once it has gone."""
+
+    if pid is None:
+        return 0.0
+    try:
+        return _cpu_of(pid)
+    except OSError:
+        return 0.0
+
+
+async def database_backends_cpu(
+    executor: asyncpg.Connection | asyncpg.Pool, *, but_this_one: bool = False
+) -> dict[int, float]:
+    """CPU seconds so far of each PostgreSQL backend serving the current database (apart from
+    other work on the server; background writers are not counted). ``but_this_one`` leaves out
+    the backend of the connection asking, when it was opened only to ask."""
+
+    pids = await executor.fetch(
+        "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
+        + (" AND pid <> pg_backend_pid()" if but_this_one else "")
+    )
+    found = {}
+    for row in pids:
+        with contextlib.suppress(OSError):  # gone meanwhile
+            found[row["pid"]] = _cpu_of(row["pid"])
+    return found
+
+
+def _cpu_of(pid: int) -> float:
+    """Raises OSError once the process has gone."""
+
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def postgres_cpu_seconds() -> float:
     """CPU time of the local PostgreSQL server so far: every postgres process, plus what
     the postmaster collected from backends that have exited (cutime, cstime)."""

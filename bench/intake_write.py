@@ -55,6 +55,7 @@ from bench.common import (
     fresh_database,
     percentile,
     postgres_cpu_seconds,
+    process_cpu_seconds,
     rate,
     tansu_broker,
 )
@@ -334,13 +335,6 @@ class Phase:
     server_cpu: float  # seconds of CPU the server process used
     client_cpu: float  # and the load generator (this process)
     postgres_cpu: float  # and the PostgreSQL server (all its processes)
-
-
-def process_cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process so far (Linux /proc)."""
-
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 async def _measure(pid: int, run: Callable[[], Awaitable[tuple[list[Sample], float]]]) -> Phase:

@@ -24,7 +24,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import collections
-import contextlib
 import dataclasses
 import multiprocessing
 import os
@@ -38,7 +37,14 @@ import asyncpg
 import httpx
 import uvloop
 
-from bench.common import Row, create_database, drop_database, rate
+from bench.common import (
+    Row,
+    create_database,
+    database_backends_cpu,
+    drop_database,
+    process_cpu_seconds,
+    rate,
+)
 from refuge_common.contract.vocabulary import NotificationChannel, RecipientKind
 from refuge_common.crypto.keyring import Keyring, MasterKeyWrapper
 from refuge_common.crypto.sealing import seal
@@ -245,7 +251,7 @@ async def _send_all(
         for _, ready in others:
             assert await asyncio.to_thread(ready.wait, 60), "a dispatcher process did not start"
         await asyncio.sleep(0.5)  # each has looked once and now waits for a wake-up
-        before = [_process_cpu(process.pid) for process, _ in others]
+        before = [process_cpu_seconds(process.pid) for process, _ in others]
         started, cpu = time.perf_counter(), time.process_time()
         await pool.execute(
             "UPDATE deliveries SET next_attempt_at = now() WHERE idempotency_key = ANY($1::text[])",
@@ -260,8 +266,8 @@ async def _send_all(
             statuses = await _settled(pool, keys) if open_rows == 0 else collections.Counter()
             if sum(statuses.values()) >= len(keys):
                 seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
-                cpu += sum(_process_cpu(p.pid) - b for (p, _), b in zip(others, before, strict=True))
-                return seconds, cpu, statuses, await _database_cpu(pool)
+                cpu += sum(process_cpu_seconds(p.pid) - b for (p, _), b in zip(others, before, strict=True))
+                return seconds, cpu, statuses, await database_backends_cpu(pool)
             if task.done():
                 task.result()
                 raise RuntimeError("the dispatcher stopped")
@@ -272,29 +278,6 @@ async def _send_all(
         for process, _ in others:  # idle by now: every row is settled
             process.terminate()
             process.join(10)
-
-
-def _process_cpu(pid: int | None) -> float:
-    """CPU seconds (user + system) a process has used so far, from /proc."""
-
-    if pid is None:
-        return 0.0
-    with open(f"/proc/{pid}/stat") as stat:
-        fields = stat.read().rpartition(")")[2].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-async def _database_cpu(pool: asyncpg.Pool) -> dict[int, float]:
-    """CPU seconds so far of each PostgreSQL backend serving this database (the dispatchers'
-    connections, this process's polling): PostgreSQL's share of a message, apart from other
-    work on the server. Background writers (WAL, checkpoints) are not counted."""
-
-    pids = await pool.fetch("SELECT pid FROM pg_stat_activity WHERE datname = current_database()")
-    found = {}
-    for row in pids:
-        with contextlib.suppress(OSError):  # gone meanwhile
-            found[row["pid"]] = _process_cpu(row["pid"])
-    return found
 
 
 def _exactly_once(received: list[str], keys: set[str], channel: str) -> None:
@@ -355,9 +338,9 @@ async def _main(count: int) -> list[Row]:
             for channel, label, wired, replicas in phases:
                 keys = await _plan(url, tenant, persons, channel)
                 all_keys[channel.value] |= keys
-                sink_cpu, database_cpu = _process_cpu(sinks.pid), await _database_cpu(pool)
+                sink_cpu, database_cpu = process_cpu_seconds(sinks.pid), await database_backends_cpu(pool)
                 seconds, cpu, statuses, database_after = await _send_all(wired, pool, keys, replicas)
-                sink_cpu = _process_cpu(sinks.pid) - sink_cpu
+                sink_cpu = process_cpu_seconds(sinks.pid) - sink_cpu
                 database_seconds = sum(v - database_cpu.get(pid, 0.0) for pid, v in database_after.items())
                 assert statuses == {"sent": len(keys)}, f"{channel.value}: {dict(statuses)}"
                 print(f"   {channel.value:>5} {label}: {len(keys)} in {seconds:.2f}s", flush=True)

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import random
 import tempfile
 import time
@@ -41,6 +40,7 @@ from bench.common import (
     cpu_busy_percent,
     cpu_jiffies,
     create_database,
+    database_backends_cpu,
     drop_database,
     latency_rows,
     rate,
@@ -196,16 +196,6 @@ async def _service(bootstrap: str, database: str, issuer: LocalIssuer) -> AsyncI
         await serving
 
 
-def _process_cpu_seconds(pid: int) -> float:
-    """User + system CPU of a process so far (Linux /proc); 0 once it has gone."""
-
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 class _CpuSplit:
     """CPU spent during a phase by this process (the reporting service runs in it) and by
     the PostgreSQL backends serving the bench database, beside the whole machine's."""
@@ -216,13 +206,9 @@ class _CpuSplit:
     async def _backends(self) -> dict[int, float]:
         connection = await asyncpg.connect(self._database)
         try:
-            pids = await connection.fetch(
-                "SELECT pid FROM pg_stat_activity"
-                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
-            )
+            return await database_backends_cpu(connection, but_this_one=True)
         finally:
             await connection.close()
-        return {row["pid"]: _process_cpu_seconds(row["pid"]) for row in pids}
 
     async def __aenter__(self) -> _CpuSplit:
         self._machine = cpu_jiffies()

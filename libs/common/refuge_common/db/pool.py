@@ -78,12 +78,16 @@ async def set_tenant(connection: Connection, tenant_id: UUID | None) -> None:
     )
 
 
-def _begin_for_tenant(tenant_id: UUID | None) -> str:
-    # A literal, not a parameter: only the simple-query protocol takes two statements in
-    # one message, and it takes no parameters. ``UUID(str(...))`` admits nothing but hex
-    # digits and dashes, so nothing else can reach the SQL text.
+def tenant_statement(tenant_id: UUID | None) -> str:
+    """``set_tenant`` as SQL text, for a script of several statements in one simple query.
+
+    A literal, not a parameter: only the simple-query protocol takes several statements in
+    one message, and it takes no parameters. ``UUID(str(...))`` admits nothing but hex
+    digits and dashes, so nothing else can reach the SQL text.
+    """
+
     tenant = "" if tenant_id is None else str(UUID(str(tenant_id)))
-    return f"BEGIN; SELECT set_config('refuge.tenant_id', '{tenant}', true)"
+    return f"SELECT set_config('refuge.tenant_id', '{tenant}', true)"
 
 
 @asynccontextmanager
@@ -98,7 +102,7 @@ async def tenant_transaction(pool: asyncpg.Pool, tenant_id: UUID | None) -> Asyn
     """
 
     async with pool.acquire() as connection:
-        await connection.execute(_begin_for_tenant(tenant_id))
+        await connection.execute(f"BEGIN; {tenant_statement(tenant_id)}")
         try:
             yield connection
         except BaseException:

@@ -16,7 +16,7 @@ from uuid import UUID
 
 import asyncpg
 
-from refuge_common.db.pool import Connection
+from refuge_common.db.pool import Connection, tenant_statement
 from refuge_reporting.domain.facts import TABLES, FactRow, FactTable
 
 TopicPartition = tuple[str, int]
@@ -79,9 +79,9 @@ def _moves(generation: int, tenants: set[UUID], names: set[str]) -> str:
     statements = []
     for tenant in sorted(tenants):
         literal = str(UUID(str(tenant)))
-        statements.append(f"SELECT set_config('refuge.tenant_id', '{literal}', true)")
+        statements.append(tenant_statement(tenant))
         statements += [_INSERTS[name].format(generation=number, tenant=literal) for name in sorted(names)]
-    statements.append("SELECT set_config('refuge.tenant_id', '', true)")
+    statements.append(tenant_statement(None))
     return ";\n".join(statements)
 
 
