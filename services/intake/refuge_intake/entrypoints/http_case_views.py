@@ -7,11 +7,11 @@ from datetime import datetime
 from typing import Annotated, Any, Generic, TypeVar
 from uuid import UUID
 
+import asyncpg
 from fastapi import APIRouter, Request, status
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from refuge_common.auth.principal import Principal
 from refuge_common.contract.base import EventData
 from refuge_common.contract.vocabulary import CaseOutcome, CaseType, ContactChannel
 from refuge_common.crypto.keyring import Keyring
@@ -19,6 +19,7 @@ from refuge_common.db.pool import Connection
 from refuge_intake.adapters.case_store import Case
 from refuge_intake.domain.cases import CaseStatus
 from refuge_intake.domain.idempotency import IdempotentRequest
+from refuge_intake.entrypoints.http_auth import Writer, key_refused
 from refuge_intake.entrypoints.http_idempotency import answered, services
 from refuge_intake.entrypoints.http_refusals import REFUSALS, WRITE, refused
 from refuge_intake.entrypoints.http_text import StorableModel
@@ -81,9 +82,12 @@ Fact = Callable[[Connection, Keyring], Awaitable[Recorded]]
 
 
 async def write_once(
-    request: Request, principal: Principal, once: IdempotentRequest | None, write: Write
+    request: Request, caller: Writer, once: IdempotentRequest | None, write: Write
 ) -> JSONResponse:
-    """Run a write in one tenant transaction, once per Idempotency-Key, and answer it."""
+    """Run a write in one tenant transaction, once per Idempotency-Key, and answer it.
+
+    The transaction begins by confirming the caller's key is still usable when the
+    dependency took it from the keys already verified (:class:`http_auth.VerifiedKeys`)."""
 
     pool, keyring = services(request)
 
@@ -91,21 +95,26 @@ async def write_once(
         return await write(connection, keyring)
 
     try:
-        answer = await idempotency.run_once(pool, keyring, principal, once, in_transaction)
+        answer = await idempotency.run_once(
+            pool, keyring, caller.principal, once, in_transaction, key_check=caller.key_check or ""
+        )
+    except asyncpg.InvalidAuthorizationSpecificationError as error:
+        request.app.state.verified_keys.forget(caller.principal.key_id)
+        raise key_refused() from error
     except REFUSALS as error:
         raise refused(error) from error
     return answered(answer)
 
 
 async def record_fact(
-    request: Request, principal: Principal, once: IdempotentRequest | None, fact: Fact
+    request: Request, caller: Writer, once: IdempotentRequest | None, fact: Fact
 ) -> JSONResponse:
     """A fact endpoint's write: 201 with the fact and the case as it left it."""
 
     async def write(connection: Connection, keyring: Keyring) -> Answer:
         return Answer(201, RecordedFact.body(await fact(connection, keyring)))
 
-    return await write_once(request, principal, once, write)
+    return await write_once(request, caller, once, write)
 
 
 def fact_route(

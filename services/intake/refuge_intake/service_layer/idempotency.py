@@ -46,11 +46,14 @@ async def run_once(
     principal: Principal,
     request: IdempotentRequest | None,
     write: Write,
+    *,
+    key_check: str = "",
 ) -> Answer:
-    """Run ``write`` in a tenant transaction, once per (tenant, API key, Idempotency-Key)."""
+    """Run ``write`` in a tenant transaction, once per (tenant, API key, Idempotency-Key);
+    ``key_check``: SQL that begins the transaction (``tenant_transaction``'s ``then``)."""
 
     tenant = principal.organisation_id
-    async with tenant_transaction(pool, tenant) as connection:
+    async with tenant_transaction(pool, tenant, then=key_check) as connection:
         if request is None:
             return await write(connection)
         stored = await idempotency_store.claim(
