@@ -72,7 +72,7 @@ class RecordedFact(BaseModel, Generic[D]):
         return {
             "event_id": recorded.event_id,
             "event_type": recorded.data.TYPE,
-            "data": recorded.data.model_dump(mode="json"),
+            "data": recorded.payload,
             "case": CaseView.of(recorded.case).model_dump(mode="json"),
         }
 
