@@ -16,6 +16,7 @@ from refuge_common.contract.base import EventData
 from refuge_common.contract.vocabulary import CaseOutcome, CaseType, ContactChannel
 from refuge_common.crypto.keyring import Keyring
 from refuge_common.db.pool import Connection
+from refuge_common.messaging.relay import OutboxRelay
 from refuge_intake.adapters.case_store import Case
 from refuge_intake.domain.cases import CaseStatus
 from refuge_intake.domain.idempotency import IdempotentRequest
@@ -78,6 +79,7 @@ class RecordedFact(BaseModel, Generic[D]):
 
 
 Write = Callable[[Connection, Keyring], Awaitable[Answer]]
+OUTBOX_NUDGED = "SELECT set_config('refuge.outbox_nudged', 'on', true)"
 Fact = Callable[[Connection, Keyring], Awaitable[Recorded]]
 
 
@@ -87,22 +89,29 @@ async def write_once(
     """Run a write in one tenant transaction, once per Idempotency-Key, and answer it.
 
     The transaction begins by confirming the caller's key is still usable when the
-    dependency took it from the keys already verified (:class:`http_auth.VerifiedKeys`)."""
+    dependency took it from the keys already verified (:class:`http_auth.VerifiedKeys`).
+    When this process runs a relay, the write nudges it after committing instead of a
+    NOTIFY from the outbox (migration 0007 says why)."""
 
     pool, keyring = services(request)
+    relay: OutboxRelay = request.app.state.runtime.relay
+    nudge = relay.listening
+    first = [sql for sql in (caller.key_check, OUTBOX_NUDGED if nudge else None) if sql]
 
     async def in_transaction(connection: Connection) -> Answer:
         return await write(connection, keyring)
 
     try:
         answer = await idempotency.run_once(
-            pool, keyring, caller.principal, once, in_transaction, key_check=caller.key_check or ""
+            pool, keyring, caller.principal, once, in_transaction, then="; ".join(first)
         )
     except asyncpg.InvalidAuthorizationSpecificationError as error:
         request.app.state.verified_keys.forget(caller.principal.key_id)
         raise key_refused() from error
     except REFUSALS as error:
         raise refused(error) from error
+    if nudge:
+        relay.nudge()
     return answered(answer)
 
 

@@ -47,13 +47,13 @@ async def run_once(
     request: IdempotentRequest | None,
     write: Write,
     *,
-    key_check: str = "",
+    then: str = "",
 ) -> Answer:
     """Run ``write`` in a tenant transaction, once per (tenant, API key, Idempotency-Key);
-    ``key_check``: SQL that begins the transaction (``tenant_transaction``'s ``then``)."""
+    ``then``: SQL for the round trip that begins it (see ``tenant_transaction``)."""
 
     tenant = principal.organisation_id
-    async with tenant_transaction(pool, tenant, then=key_check) as connection:
+    async with tenant_transaction(pool, tenant, then=then) as connection:
         if request is None:
             return await write(connection)
         stored = await idempotency_store.claim(
