@@ -23,7 +23,8 @@ request is reported too):
 The relay runs (inside intake, as in production) throughout; each open-loop phase starts
 once it has emptied the outbox, and the backlog left at the end is reported. So is each
 server process's CPU time per request, and PostgreSQL's, which vary less than throughput on a shared
-machine.
+machine: PostgreSQL's twice, all its processes and the bench database's own backends (which
+other databases' queries do not reach).
 """
 
 from __future__ import annotations
