@@ -63,8 +63,9 @@ class VerifiedKeys:
 
     What is kept never changes for a key id (its organisation, role, office and secret's
     hash); whether it is still usable (revocation, expiry) is not kept: each write asks
-    its own transaction (:meth:`check`). Measured on the write path, that spares a round
-    trip and a pool checkout per request, a sixth of intake's CPU per write.
+    its own transaction (:meth:`check`). That spares a round trip (of five) and a pool
+    checkout per write: measured on the write path, intake's CPU per request went from
+    0.92-1.00 to 0.83-0.90 ms (alternating runs on a shared machine).
     """
 
     def __init__(self) -> None:
@@ -87,7 +88,8 @@ class VerifiedKeys:
     def check(principal: Principal) -> str:
         """SQL that aborts the transaction unless the key is still usable (see migration 0006)."""
 
-        assert _KEY_ID.fullmatch(principal.key_id), "only a kept key's id is written into SQL"
+        if not _KEY_ID.fullmatch(principal.key_id):
+            raise ValueError("only a kept key's id is written into SQL")
         tenant = UUID(str(principal.organisation_id))
         return f"SELECT require_usable_key('{principal.key_id}', '{tenant}')"
 
