@@ -284,9 +284,13 @@ def _cpu_of(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def postgres_cpu_seconds() -> float:
+def postgres_cpu_seconds(database: str | None = None) -> float:
     """CPU time of the local PostgreSQL server so far: every postgres process, plus what
-    the postmaster collected from backends that have exited (cutime, cstime)."""
+    the postmaster collected from backends that have exited (cutime, cstime).
+
+    With ``database``: only the live backends connected to it (their process title names
+    it), which others' queries on a shared server do not touch; the server's own
+    processes (WAL writer, checkpointer) and exited backends are then left out."""
 
     total = 0
     for stat in Path("/proc").glob("[0-9]*/stat"):
@@ -295,7 +299,10 @@ def postgres_cpu_seconds() -> float:
             if name != "postgres":
                 continue
             fields = rest.split()
-            total += int(fields[11]) + int(fields[12]) + int(fields[13]) + int(fields[14])
+            if database is None:
+                total += int(fields[11]) + int(fields[12]) + int(fields[13]) + int(fields[14])
+            elif f" {database} " in (stat.parent / "cmdline").read_bytes().decode(errors="replace"):
+                total += int(fields[11]) + int(fields[12])
     return total / os.sysconf("SC_CLK_TCK")
 
 

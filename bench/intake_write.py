@@ -23,7 +23,8 @@ request is reported too):
 The relay runs (inside intake, as in production) throughout; each open-loop phase starts
 once it has emptied the outbox, and the backlog left at the end is reported. So is each
 server process's CPU time per request, and PostgreSQL's, which vary less than throughput on a shared
-machine.
+machine: PostgreSQL's twice, all its processes and the bench database's own backends (which
+other databases' queries do not reach).
 """
 
 from __future__ import annotations
@@ -60,7 +61,7 @@ from bench.common import (
     tansu_broker,
 )
 from bench.stack_support import onboard
-from refuge_common.db.pool import create_pool
+from refuge_common.db.pool import create_pool, database_name
 from refuge_common.service_main import migrate_service
 from refuge_devstack.ports import free_port
 from refuge_devstack.processes import ServiceProcess
@@ -335,16 +336,21 @@ class Phase:
     server_cpu: float  # seconds of CPU the server process used
     client_cpu: float  # and the load generator (this process)
     postgres_cpu: float  # and the PostgreSQL server (all its processes)
+    database_cpu: float  # and only the backends connected to the bench's database
 
 
-async def _measure(pid: int, run: Callable[[], Awaitable[tuple[list[Sample], float]]]) -> Phase:
+async def _measure(
+    pid: int, database: str, run: Callable[[], Awaitable[tuple[list[Sample], float]]]
+) -> Phase:
     before, server_before, client_before = cpu_jiffies(), process_cpu_seconds(pid), time.process_time()
-    postgres_before = postgres_cpu_seconds()
+    postgres_before, database_before = postgres_cpu_seconds(), postgres_cpu_seconds(database)
     samples, seconds = await run()
     server = process_cpu_seconds(pid) - server_before
     client = time.process_time() - client_before
     postgres = postgres_cpu_seconds() - postgres_before
-    return Phase(samples, seconds, cpu_busy_percent(before, cpu_jiffies()), server, client, postgres)
+    in_database = postgres_cpu_seconds(database) - database_before
+    busy = cpu_busy_percent(before, cpu_jiffies())
+    return Phase(samples, seconds, busy, server, client, postgres, in_database)
 
 
 async def _drive(
@@ -358,12 +364,13 @@ async def _drive(
     # Warm-up: connections, prepared statements, the first topic partitions of the relay.
     await closed_loop(intake_target, CLIENTS, WARMUP_SECONDS, pairs=True)
     await closed_loop(bare_target_, CLIENTS, WARMUP_SECONDS, pairs=False)
+    database = database_name(database_url)
     phases = {
         "intake closed": await _measure(
-            pid, lambda: closed_loop(intake_target, CLIENTS, seconds, pairs=True)
+            pid, database, lambda: closed_loop(intake_target, CLIENTS, seconds, pairs=True)
         ),
         "bare closed": await _measure(
-            bare[1], lambda: closed_loop(bare_target_, CLIENTS, seconds, pairs=False)
+            bare[1], database, lambda: closed_loop(bare_target_, CLIENTS, seconds, pairs=False)
         ),
     }
     for per_second in (*LIGHT_RATES, RATE):
@@ -372,7 +379,7 @@ async def _drive(
         await _outbox_drained(database_url)
         for name, target, server in (("intake", intake_target, pid), ("bare", bare_target_, bare[1])):
             run = functools.partial(open_loop, target, per_second, open_seconds, OPEN_CONNECTIONS)
-            phases[f"{name} open {per_second:,.0f}/s"] = await _measure(server, run)
+            phases[f"{name} open {per_second:,.0f}/s"] = await _measure(server, database, run)
     return phases
 
 
@@ -479,6 +486,15 @@ def _rows(phases: dict[str, Phase], backlog: int, clients: int) -> list[Row]:
                 1000 * phase.postgres_cpu / len(millis),
                 "ms",
                 "all server processes (others' queries on the server count too)",
+            )
+        )
+        rows.append(
+            Row(
+                NAME,
+                f"  {name}: PostgreSQL CPU per request, this database's backends",
+                1000 * phase.database_cpu / len(millis),
+                "ms",
+                "no other database's queries; no WAL writer, checkpointer or exited backends",
             )
         )
     intake, bare = phases["intake closed"], phases["bare closed"]

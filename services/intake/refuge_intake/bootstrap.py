@@ -21,6 +21,7 @@ from refuge_intake.entrypoints import (
     http_persons,
     http_tokens,
 )
+from refuge_intake.entrypoints.http_auth import VerifiedKeys
 from refuge_intake.entrypoints.http_errors import validation_failed
 from refuge_intake.entrypoints.http_limits import BodySizeLimit
 from refuge_intake.entrypoints.http_openapi import document_app_answers
@@ -51,6 +52,7 @@ def build_app(settings: IntakeSettings | None = None) -> FastAPI:
     app.state.idempotency_purge = IdempotencyPurge(lambda: runtime.pool, retention=retention)
     runtime.background(app.state.idempotency_purge.run)
     app.state.keyring = build_keyring(settings)
+    app.state.verified_keys = VerifiedKeys()
     app.state.issuer = TokenIssuer(settings.intake_signing_key_file, settings.intake_token_ttl_seconds)
     app.add_middleware(BodySizeLimit, max_bytes=settings.intake_max_body_bytes)
     app.add_exception_handler(RequestValidationError, validation_failed)

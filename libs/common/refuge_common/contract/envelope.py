@@ -67,7 +67,10 @@ def new_event(source: str, data: EventData, tenant_id: UUID | None) -> Envelope:
     return Envelope(source=source, data=data, tenant_id=tenant_id)
 
 
-def to_record(envelope: Envelope) -> KafkaRecord:
+def to_record(envelope: Envelope, data: dict[str, Any] | None = None) -> KafkaRecord:
+    """``data``: the envelope's data as ``model_dump(mode="json")`` gives it, if the caller
+    has it already (a writer that also stores or answers it dumps it once)."""
+
     attributes: dict[str, Any] = {
         "id": envelope.id,
         "source": envelope.source,
@@ -78,7 +81,7 @@ def to_record(envelope: Envelope) -> KafkaRecord:
     }
     if envelope.tenant_id is not None:
         attributes[TENANT_EXTENSION] = str(envelope.tenant_id)
-    event = CloudEvent(attributes, envelope.data.model_dump(mode="json"))
+    event = CloudEvent(attributes, envelope.data.model_dump(mode="json") if data is None else data)
     message = ce_kafka.to_binary(event, _FORMAT, key_mapper=lambda e: e.get_subject())
     key = message.key.encode() if isinstance(message.key, str) else (message.key or b"")
     return KafkaRecord(

@@ -91,7 +91,9 @@ def tenant_statement(tenant_id: UUID | None) -> str:
 
 
 @asynccontextmanager
-async def tenant_transaction(pool: asyncpg.Pool, tenant_id: UUID | None) -> AsyncIterator[Connection]:
+async def tenant_transaction(
+    pool: asyncpg.Pool, tenant_id: UUID | None, *, then: str = ""
+) -> AsyncIterator[Connection]:
     """A transaction scoped to one tenant, begun in one round trip instead of two.
 
     Intake's writes are bound by round trips (each is a send, a wake-up and a receive on
@@ -99,11 +101,14 @@ async def tenant_transaction(pool: asyncpg.Pool, tenant_id: UUID | None) -> Asyn
     cannot carry the second statement; this commits or rolls back as it would. A
     connection released with the transaction still open (cancelled mid-rollback) is
     rolled back by asyncpg's release.
+
+    ``then``: more SQL (literals only, no parameters) for the same round trip, after the
+    tenant is set; if it fails, the transaction is rolled back and its error raised.
     """
 
     async with pool.acquire() as connection:
-        await connection.execute(f"BEGIN; {tenant_statement(tenant_id)}")
         try:
+            await connection.execute(f"BEGIN; {tenant_statement(tenant_id)}{'; ' + then if then else ''}")
             yield connection
         except BaseException:
             if not connection.is_closed() and connection.is_in_transaction():

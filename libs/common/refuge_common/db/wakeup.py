@@ -53,5 +53,10 @@ class Wakeup:
             await asyncio.wait_for(self._event.wait(), timeout=max(0.0, seconds))
         self._event.clear()
 
+    def nudge(self) -> None:
+        """Wake the loop as a notification would: a writer in this process has committed."""
+
+        self._event.set()
+
     def _notified(self, *_args: object) -> None:
         self._event.set()

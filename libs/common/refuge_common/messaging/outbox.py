@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 from uuid import UUID
 
 from refuge_common.contract.envelope import Envelope, to_record
@@ -15,10 +16,11 @@ OUTBOX_INSERT = "INSERT INTO outbox (topic, key, value, headers, event_id, event
 OutboxRow = tuple[str, bytes | None, bytes, dict[str, str], str, str, UUID | None]
 
 
-def outbox_row(envelope: Envelope) -> OutboxRow:
-    """The outbox columns of one event, in the order of :data:`OUTBOX_INSERT`."""
+def outbox_row(envelope: Envelope, data: dict[str, Any] | None = None) -> OutboxRow:
+    """The outbox columns of one event, in the order of :data:`OUTBOX_INSERT` (``data``: see
+    :func:`to_record`)."""
 
-    record = to_record(envelope)
+    record = to_record(envelope, data)
     headers = {name: value.decode() for name, value in record.headers}
     return (record.topic, record.key, record.value, headers, envelope.id, envelope.type, envelope.tenant_id)
 

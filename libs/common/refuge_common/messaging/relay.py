@@ -56,6 +56,7 @@ class OutboxRelay:
         self._poll_interval = poll_interval
         self._linger = linger
         self._task: asyncio.Task[None] | None = None
+        self._wakeup: Wakeup | None = None
 
     async def publish_batch(self) -> int:
         """Publish one batch; return how many rows left the outbox."""
@@ -83,30 +84,37 @@ class OutboxRelay:
 
     async def run(self) -> None:
         async with Wakeup(self._pool, f"{self._schema}_outbox") as wakeup:
-            recorded_at = 0.0
-            while True:
-                try:
-                    published: int | None = await self.publish_batch()
-                except Exception as error:
-                    log.warning("outbox_publish_failed", error=str(error), error_type=type(error).__name__)
-                    published = None
-                # The gauges must also move while publishing fails or a backlog drains in full
-                # batches: a growing backlog is what they are there to show. But at most once
-                # per poll interval: under a steady trickle of writes every cycle is "idle",
-                # and a count(*) per cycle cost intake more PostgreSQL time than the writes.
-                idle = published is not None and published < self._batch_size
-                if time.monotonic() - recorded_at >= self._poll_interval:
-                    recorded_at = time.monotonic()
-                    await self._record_backlog_quietly()
-                if published is None:
-                    await asyncio.sleep(self._poll_interval)
-                elif published and idle and self._linger:
-                    # Writes are arriving one by one: each wakes the relay, and a cycle per
-                    # write (claim, produce, delete, commit) costs as much as the write. Let a
-                    # few gather; the first after a quiet spell still leaves without waiting.
-                    await asyncio.sleep(self._linger)
-                elif idle:
-                    await wakeup.wait(self._poll_interval)
+            self._wakeup = wakeup
+            try:
+                await self._cycle(wakeup)
+            finally:
+                self._wakeup = None
+
+    async def _cycle(self, wakeup: Wakeup) -> None:
+        recorded_at = 0.0
+        while True:
+            try:
+                published: int | None = await self.publish_batch()
+            except Exception as error:
+                log.warning("outbox_publish_failed", error=str(error), error_type=type(error).__name__)
+                published = None
+            # The gauges must also move while publishing fails or a backlog drains in full
+            # batches: a growing backlog is what they are there to show. But at most once
+            # per poll interval: under a steady trickle of writes every cycle is "idle",
+            # and a count(*) per cycle cost intake more PostgreSQL time than the writes.
+            idle = published is not None and published < self._batch_size
+            if time.monotonic() - recorded_at >= self._poll_interval:
+                recorded_at = time.monotonic()
+                await self._record_backlog_quietly()
+            if published is None:
+                await asyncio.sleep(self._poll_interval)
+            elif published and idle and self._linger:
+                # Writes are arriving one by one: each wakes the relay, and a cycle per
+                # write (claim, produce, delete, commit) costs as much as the write. Let a
+                # few gather; the first after a quiet spell still leaves without waiting.
+                await asyncio.sleep(self._linger)
+            elif idle:
+                await wakeup.wait(self._poll_interval)
 
     async def _record_backlog_quietly(self) -> None:
         try:
@@ -121,6 +129,19 @@ class OutboxRelay:
         OUTBOX_BACKLOG.set(row["n"])
         oldest = row["oldest"]
         OUTBOX_OLDEST_AGE.set((datetime.now(UTC) - oldest).total_seconds() if oldest else 0)
+
+    @property
+    def listening(self) -> bool:
+        """Running, and woken by :meth:`nudge` as by a NOTIFY."""
+
+        return self._wakeup is not None and self.running
+
+    def nudge(self) -> None:
+        """Rows were committed in this process: publish them without waiting for a NOTIFY
+        (see intake's migration 0007, whose writes nudge instead of notifying)."""
+
+        if self._wakeup is not None:
+            self._wakeup.nudge()
 
     @property
     def running(self) -> bool:

@@ -117,7 +117,7 @@ async def append_fact(
     assert fact.tenant_id is not None, "a case's fact belongs to its organisation"
     statement = f"WITH fact AS ({_FACT_INSERT}) {OUTBOX_INSERT} {_EVENT_VALUES}"
     arguments: list[Any] = [fact.tenant_id, case_id, fact.id, fact.type, data, recorded_by]
-    arguments += outbox_row(fact)
+    arguments += outbox_row(fact, data)
     if opening is not None:
         statement = f"WITH opened AS (INSERT INTO cases ({COLUMNS}) {_CASE_VALUES}), {statement[5:]}"
         arguments += _case_values(opening)

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import hmac
+import re
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated
+from uuid import UUID
 
 import asyncpg
 import jwt
@@ -14,6 +18,7 @@ from refuge_common.auth.principal import AUDIENCE, ISSUER, Principal
 from refuge_intake.adapters import directory_store
 from refuge_intake.adapters.token_issuer import TokenIssuer
 from refuge_intake.domain import api_keys
+from refuge_intake.domain.api_keys import StoredApiKey
 
 bearer = HTTPBearer(
     auto_error=False,
@@ -25,7 +30,18 @@ def _unauthorized(reason: str) -> HTTPException:
     return HTTPException(status.HTTP_401_UNAUTHORIZED, reason, headers={"WWW-Authenticate": "Bearer"})
 
 
+def _principal(stored: StoredApiKey) -> Principal:
+    return Principal(
+        key_id=stored.key_id, organisation_id=stored.tenant_id, role=stored.role, office_id=stored.office_id
+    )
+
+
 async def principal_from_api_key(pool: asyncpg.Pool, presented: str) -> Principal | None:
+    stored = await _verified_key(pool, presented)
+    return _principal(stored) if stored is not None else None
+
+
+async def _verified_key(pool: asyncpg.Pool, presented: str) -> StoredApiKey | None:
     parsed = api_keys.parse(presented)
     if parsed is None:
         return None
@@ -34,9 +50,58 @@ async def principal_from_api_key(pool: asyncpg.Pool, presented: str) -> Principa
         stored = await directory_store.find_api_key(connection, key_id)
     if stored is None or not stored.admits(secret, datetime.now(UTC)):
         return None
-    return Principal(
-        key_id=key_id, organisation_id=stored.tenant_id, role=stored.role, office_id=stored.office_id
-    )
+    return stored
+
+
+# Key ids as generate() makes them: only these are ever written into SQL text.
+_KEY_ID = re.compile(r"[0-9a-f]{16}")
+KEYS_KEPT = 10_000
+
+
+class VerifiedKeys:
+    """API keys this process has verified, for writes (:func:`writer`) only.
+
+    What is kept never changes for a key id (its organisation, role, office and secret's
+    hash); whether it is still usable (revocation, expiry) is not kept: each write asks
+    its own transaction (:meth:`check`). That spares a round trip (of five) and a pool
+    checkout per write: measured on the write path, intake's CPU per request went from
+    0.92-1.00 to 0.83-0.90 ms (alternating runs on a shared machine).
+    """
+
+    def __init__(self) -> None:
+        self._keys: dict[str, StoredApiKey] = {}
+
+    def get(self, key_id: str) -> StoredApiKey | None:
+        return self._keys.get(key_id)
+
+    def keep(self, stored: StoredApiKey) -> None:
+        if not _KEY_ID.fullmatch(stored.key_id):
+            return
+        if len(self._keys) >= KEYS_KEPT:
+            self._keys.clear()
+        self._keys[stored.key_id] = stored
+
+    def forget(self, key_id: str) -> None:
+        self._keys.pop(key_id, None)
+
+    @staticmethod
+    def check(principal: Principal) -> str:
+        """SQL that aborts the transaction unless the key is still usable (see migration 0006)."""
+
+        if not _KEY_ID.fullmatch(principal.key_id):
+            raise ValueError("only a kept key's id is written into SQL")
+        tenant = UUID(str(principal.organisation_id))
+        return f"SELECT require_usable_key('{principal.key_id}', '{tenant}')"
+
+
+@dataclass(frozen=True)
+class Writer:
+    """The caller of a write. ``key_check`` (SQL), when set, must run in the write's own
+    transaction before anything else: only :func:`http_case_views.write_once` takes a
+    Writer, and it does."""
+
+    principal: Principal
+    key_check: str | None = None
 
 
 async def current_principal(
@@ -49,7 +114,7 @@ async def current_principal(
     if presented.startswith(f"{api_keys.PREFIX}_"):
         principal = await principal_from_api_key(request.app.state.pool(), presented)
         if principal is None:
-            raise _unauthorized("unknown, expired or revoked API key")
+            raise key_refused()
         return principal
     issuer: TokenIssuer = request.app.state.issuer
     try:
@@ -74,3 +139,33 @@ async def current_principal(
 
 
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
+
+
+async def writer(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> Writer:
+    """As :func:`current_principal`, but an API key verified before has only its secret
+    checked here, and its revocation and expiry in the write's own transaction."""
+
+    parsed = api_keys.parse(credentials.credentials) if credentials is not None else None
+    if parsed is None:
+        return Writer(await current_principal(request, credentials))
+    verified: VerifiedKeys = request.app.state.verified_keys
+    kept = verified.get(parsed[0])
+    if kept is not None and hmac.compare_digest(kept.secret_hash, api_keys.hash_secret(parsed[1])):
+        principal = _principal(kept)
+        return Writer(principal, VerifiedKeys.check(principal))
+    assert credentials is not None
+    stored = await _verified_key(request.app.state.pool(), credentials.credentials)
+    if stored is None:
+        raise key_refused()
+    verified.keep(stored)
+    return Writer(_principal(stored))
+
+
+CurrentWriter = Annotated[Writer, Depends(writer)]
+
+
+def key_refused() -> HTTPException:
+    return _unauthorized("unknown, expired or revoked API key")

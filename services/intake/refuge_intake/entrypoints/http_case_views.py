@@ -7,18 +7,20 @@ from datetime import datetime
 from typing import Annotated, Any, Generic, TypeVar
 from uuid import UUID
 
+import asyncpg
 from fastapi import APIRouter, Request, status
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from refuge_common.auth.principal import Principal
 from refuge_common.contract.base import EventData
 from refuge_common.contract.vocabulary import CaseOutcome, CaseType, ContactChannel
 from refuge_common.crypto.keyring import Keyring
 from refuge_common.db.pool import Connection
+from refuge_common.messaging.relay import OutboxRelay
 from refuge_intake.adapters.case_store import Case
 from refuge_intake.domain.cases import CaseStatus
 from refuge_intake.domain.idempotency import IdempotentRequest
+from refuge_intake.entrypoints.http_auth import Writer, key_refused
 from refuge_intake.entrypoints.http_idempotency import answered, services
 from refuge_intake.entrypoints.http_refusals import REFUSALS, WRITE, refused
 from refuge_intake.entrypoints.http_text import StorableModel
@@ -71,41 +73,57 @@ class RecordedFact(BaseModel, Generic[D]):
         return {
             "event_id": recorded.event_id,
             "event_type": recorded.data.TYPE,
-            "data": recorded.data.model_dump(mode="json"),
+            "data": recorded.payload,
             "case": CaseView.of(recorded.case).model_dump(mode="json"),
         }
 
 
 Write = Callable[[Connection, Keyring], Awaitable[Answer]]
+OUTBOX_NUDGED = "SELECT set_config('refuge.outbox_nudged', 'on', true)"
 Fact = Callable[[Connection, Keyring], Awaitable[Recorded]]
 
 
 async def write_once(
-    request: Request, principal: Principal, once: IdempotentRequest | None, write: Write
+    request: Request, caller: Writer, once: IdempotentRequest | None, write: Write
 ) -> JSONResponse:
-    """Run a write in one tenant transaction, once per Idempotency-Key, and answer it."""
+    """Run a write in one tenant transaction, once per Idempotency-Key, and answer it.
+
+    The transaction begins by confirming the caller's key is still usable when the
+    dependency took it from the keys already verified (:class:`http_auth.VerifiedKeys`).
+    When this process runs a relay, the write nudges it after committing instead of a
+    NOTIFY from the outbox (migration 0007 says why)."""
 
     pool, keyring = services(request)
+    relay: OutboxRelay = request.app.state.runtime.relay
+    nudge = relay.listening
+    first = [sql for sql in (caller.key_check, OUTBOX_NUDGED if nudge else None) if sql]
 
     async def in_transaction(connection: Connection) -> Answer:
         return await write(connection, keyring)
 
     try:
-        answer = await idempotency.run_once(pool, keyring, principal, once, in_transaction)
+        answer = await idempotency.run_once(
+            pool, keyring, caller.principal, once, in_transaction, then="; ".join(first)
+        )
+    except asyncpg.InvalidAuthorizationSpecificationError as error:
+        request.app.state.verified_keys.forget(caller.principal.key_id)
+        raise key_refused() from error
     except REFUSALS as error:
         raise refused(error) from error
+    if nudge:
+        relay.nudge()
     return answered(answer)
 
 
 async def record_fact(
-    request: Request, principal: Principal, once: IdempotentRequest | None, fact: Fact
+    request: Request, caller: Writer, once: IdempotentRequest | None, fact: Fact
 ) -> JSONResponse:
     """A fact endpoint's write: 201 with the fact and the case as it left it."""
 
     async def write(connection: Connection, keyring: Keyring) -> Answer:
         return Answer(201, RecordedFact.body(await fact(connection, keyring)))
 
-    return await write_once(request, principal, once, write)
+    return await write_once(request, caller, once, write)
 
 
 def fact_route(

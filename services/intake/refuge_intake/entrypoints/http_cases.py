@@ -16,7 +16,7 @@ from refuge_common.db.pool import Connection
 from refuge_intake.domain.case_search import DEFAULT_LIMIT, MAX_LIMIT, CaseFilters
 from refuge_intake.domain.cases import CaseStatus
 from refuge_intake.domain.normalise import InvalidField
-from refuge_intake.entrypoints.http_auth import CurrentPrincipal
+from refuge_intake.entrypoints.http_auth import CurrentPrincipal, CurrentWriter
 from refuge_intake.entrypoints.http_case_views import CaseView, write_once
 from refuge_intake.entrypoints.http_idempotency import Once
 from refuge_intake.entrypoints.http_litigation import LitigationRecord
@@ -65,14 +65,12 @@ class CasePage(BaseModel):
     summary="Open a case",
     responses=COLLECTION,
 )
-async def open_case(
-    body: OpenCase, request: Request, principal: CurrentPrincipal, once: Once
-) -> JSONResponse:
+async def open_case(body: OpenCase, request: Request, caller: CurrentWriter, once: Once) -> JSONResponse:
     async def write(connection: Connection, _keyring: Keyring) -> Answer:
-        case = await cases.open_case(connection, principal, **body.model_dump())
+        case = await cases.open_case(connection, caller.principal, **body.model_dump())
         return Answer(status.HTTP_201_CREATED, CaseView.of(case).model_dump(mode="json"))
 
-    return await write_once(request, principal, once, write)
+    return await write_once(request, caller, once, write)
 
 
 @router.get(

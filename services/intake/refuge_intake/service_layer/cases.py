@@ -36,11 +36,13 @@ from refuge_intake.service_layer.errors import Conflict, Forbidden, NotFound, Re
 
 @dataclass(frozen=True)
 class Recorded:
-    """A fact written to a case: its event, and the case as the fact left it."""
+    """A fact written to a case: its event, and the case as the fact left it; ``payload``
+    is ``data`` as JSON (dumped once for the timeline, the event and the answer)."""
 
     event_id: str
     data: EventData
     case: Case
+    payload: dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -219,12 +221,13 @@ async def record(
     except FactConflict as error:
         raise Conflict(error.field, error.reason) from error
     envelope = new_event(SOURCE, data, case.tenant_id)
+    payload = data.model_dump(mode="json")
     await case_store.append_fact(
         connection,
         case_id=case.case_id,
         fact=envelope,
-        data=data.model_dump(mode="json"),
+        data=payload,
         recorded_by=principal.key_id,
         opening=case if opening else None,
     )
-    return Recorded(envelope.id, data, case)
+    return Recorded(envelope.id, data, case, payload)

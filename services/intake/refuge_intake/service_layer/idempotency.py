@@ -46,11 +46,14 @@ async def run_once(
     principal: Principal,
     request: IdempotentRequest | None,
     write: Write,
+    *,
+    then: str = "",
 ) -> Answer:
-    """Run ``write`` in a tenant transaction, once per (tenant, API key, Idempotency-Key)."""
+    """Run ``write`` in a tenant transaction, once per (tenant, API key, Idempotency-Key);
+    ``then``: SQL for the round trip that begins it (see ``tenant_transaction``)."""
 
     tenant = principal.organisation_id
-    async with tenant_transaction(pool, tenant) as connection:
+    async with tenant_transaction(pool, tenant, then=then) as connection:
         if request is None:
             return await write(connection)
         stored = await idempotency_store.claim(
