@@ -49,7 +49,7 @@ from refuge_common.observability.logging import get_logger
 from refuge_notifications import metrics
 from refuge_notifications.adapters import delivery_log
 from refuge_notifications.adapters.email_sender import SmtpSender
-from refuge_notifications.adapters.http_transport import KeepAliveTransport
+from refuge_notifications.adapters.http_transport import KeepAliveTransport, LeanClient
 from refuge_notifications.adapters.outcomes import (
     ClaimLost,
     OutcomeUnknown,
@@ -81,11 +81,14 @@ GAUGE_SAMPLE_SECONDS = 5.0
 STOPPED_DURING_CALL = "dispatcher stopped during the provider call"
 
 
-def _sms_transport(connections: int) -> KeepAliveTransport | None:
-    """The lean keep-alive transport (``adapters.http_transport``), unless a proxy is set in
+def _sms_client(connections: int, timeout: httpx.Timeout) -> httpx.AsyncClient:
+    """The lean keep-alive client (``adapters.http_transport``), unless a proxy is set in
     the environment: then httpx's own, which honours it."""
 
-    return None if urllib.request.getproxies() else KeepAliveTransport(connections)
+    if urllib.request.getproxies():
+        limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
+        return httpx.AsyncClient(timeout=timeout, limits=limits)
+    return LeanClient(KeepAliveTransport(connections), timeout=timeout)
 
 
 _Batch = tuple[list[asyncpg.Record], list[Outgoing | Exception]]
@@ -135,14 +138,9 @@ class Dispatcher:
         timeout = self._sms_timeout
         # One client for every SMS provider: keep-alive connections, as many as sends in flight
         # (so that none waits for a pooled connection, which would read as a provider outage).
-        limits = httpx.Limits(max_connections=self._concurrency, max_keepalive_connections=self._concurrency)
         slots = asyncio.Semaphore(self._concurrency)
         async with (
-            httpx.AsyncClient(
-                timeout=httpx.Timeout(timeout, connect=min(5.0, timeout)),
-                limits=limits,
-                transport=_sms_transport(self._concurrency),
-            ) as http,
+            _sms_client(self._concurrency, httpx.Timeout(timeout, connect=min(5.0, timeout))) as http,
             Wakeup(pool, f"{SCHEMA.schema}_deliveries") as wakeup,
             contextlib.aclosing(self._email),
         ):
