@@ -102,6 +102,8 @@ class _Answer(Protocol):
 
 def _retry_after(response: _Answer) -> float | None:
     value = response.headers.get("retry-after")
+    if value is None:
+        return None
     with contextlib.suppress(TypeError, ValueError):
         return min(RETRY_AFTER_CEILING, max(0.0, float(value)))
     return None
@@ -177,8 +179,8 @@ class WebhookProvider:
         token = self._config.secrets.get("token")
         if token:
             headers.append((b"authorization", f"Bearer {token}".encode()))
-        body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
-        response = await _exchange(self._client, self._config.url, headers, body, before_send)
+        content = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
+        response = await _exchange(self._client, self._config.url, headers, content, before_send)
         body = _json(response)
         if not response.is_success:
             code = body.get("code")
