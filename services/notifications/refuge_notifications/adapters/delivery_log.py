@@ -8,7 +8,7 @@ from uuid import UUID
 import asyncpg
 
 from refuge_common.db.pool import Connection
-from refuge_common.messaging.outbox import OUTBOX_INSERT, OutboxRow, require_transaction
+from refuge_common.messaging.outbox import OUTBOX_INSERT, OutboxRow
 from refuge_notifications.domain.deliveries import PlannedDelivery
 
 
@@ -154,8 +154,9 @@ async def settle(
     return bool(updated)
 
 
-# One statement for a batch of sends the providers took: each row settled under its own
-# claim (as ``settle``), and the event of each row that was, in the same statement.
+# One statement for a batch of sends the providers took, of any tenants: each row settled
+# under its own claim (as ``settle``), and the event of each row that was, in the same
+# statement (and so the same transaction, even outside an explicit one).
 SETTLE_SENT = f"""
 WITH settled AS (
     UPDATE deliveries AS d SET status = 'sent', lease_until = NULL, sent_at = now(),
@@ -187,9 +188,9 @@ async def settle_sent(
 ) -> set[UUID]:
     """Record as sent each (delivery, claim token, provider, provider's id, language) of
     ``sent``, and queue the event of each that was (``events``: delivery and its outbox
-    row); the deliveries whose claim still held (see ``settle``)."""
+    row); the deliveries whose claim still held (see ``settle``). One statement, atomic on
+    its own: no transaction is needed around it."""
 
-    require_transaction(connection)
     columns = [list(column) for column in zip(*sent, strict=True)]
     event_columns = [list(column) for column in zip(*((d, *row) for d, row in events), strict=True)]
     rows = await connection.fetch(SETTLE_SENT, *columns, *event_columns)
