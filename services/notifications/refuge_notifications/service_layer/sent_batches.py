@@ -12,6 +12,7 @@ sent twice).
 
 from __future__ import annotations
 
+import collections
 from dataclasses import dataclass
 from uuid import UUID
 
@@ -81,11 +82,14 @@ class SendWrites:
         async with self._pool.acquire() as connection:
             settled = await delivery_log.settle_sent(connection, sent, events)
         late = []
+        by_channel: collections.Counter[str] = collections.Counter()
         for s in group:
             if s.row["delivery_id"] in settled:
-                metrics.count_final(s.row["channel"], "sent")
+                by_channel[s.row["channel"]] += 1
             else:  # another dispatcher settled it as unknown meanwhile: the provider did take it
                 late.append(str(s.row["delivery_id"]))
+        for channel, count in by_channel.items():
+            metrics.count_final(channel, "sent", count)
         if settled:  # one line for the group: a JSON line per message cost about 12 µs of CPU
             log.info("notifications_sent", delivery_ids=sorted(map(str, settled)), count=len(settled))
         for delivery_id in late:
