@@ -53,16 +53,18 @@ DELIVERY_COLUMNS = """delivery_id, tenant_id, idempotency_key, trigger_event_id,
 
 # Pending rows whose time has come ($3: the dispatcher's clock, now() when not given), and
 # claimed rows whose dispatcher died before it called the provider (it never began
-# sending: claiming them again is safe).
+# sending: claiming them again is safe). ``= ANY(ARRAY(...))``, not ``IN (...)``: with
+# ``IN`` PostgreSQL joined the picked rows to a sequential scan of the whole log (every
+# row ever sent) once the table was analysed; the array makes it one primary-key lookup each.
 CLAIM = f"""
 UPDATE deliveries SET status = 'claimed', claim_token = gen_random_uuid(),
        lease_until = now() + make_interval(secs => $2)
-WHERE delivery_id IN (
+WHERE delivery_id = ANY(ARRAY(
     SELECT delivery_id FROM deliveries
     WHERE (status = 'pending' AND next_attempt_at <= coalesce($3::timestamptz, now()))
        OR (status = 'claimed' AND lease_until < now())
     ORDER BY next_attempt_at LIMIT $1
-    FOR UPDATE SKIP LOCKED)
+    FOR UPDATE SKIP LOCKED))
 RETURNING {DELIVERY_COLUMNS}
 """
 

@@ -130,6 +130,7 @@ class Dispatcher:
         self._clock = clock
         self._rates = ProviderRateLimits()
         self._sampled_at = float("-inf")
+        self._abandoned_checked_at = float("-inf")
         self._default_rates = {"smtp": smtp_rate_per_second, "sms": sms_rate_per_second}
 
     async def run(self) -> None:
@@ -148,8 +149,7 @@ class Dispatcher:
             try:
                 while True:
                     await self._sample_gauge(pool)
-                    for row in await delivery_log.abandoned_sends(pool, self._batch_size):
-                        await settling.finish_unsettled(pool, row, STOPPED_DURING_CALL)
+                    await self._settle_abandoned(pool)
                     claimed, composed = await (upcoming or self._claim_batch(pool, http))
                     upcoming = None
                     full = len(claimed) >= self._batch_size
@@ -194,6 +194,17 @@ class Dispatcher:
             # Its claim lapses and it is tried again (or, if it was sending, settled
             # unknown); the rest of the batch and every other tenant go on.
             log.error("delivery_crashed", delivery_id=str(row["delivery_id"]), error=describe_failure(error))
+
+    async def _settle_abandoned(self, pool: asyncpg.Pool) -> None:
+        # Once a poll interval, not once a batch: the query reads every open row of the log
+        # (a backlog's worth), and a send is abandoned only once a lease of a minute or more
+        # has lapsed, so a second later changes nothing about how it is settled.
+        now = time.monotonic()
+        if now - self._abandoned_checked_at < self._poll_interval:
+            return
+        self._abandoned_checked_at = now
+        for row in await delivery_log.abandoned_sends(pool, self._batch_size):
+            await settling.finish_unsettled(pool, row, STOPPED_DURING_CALL)
 
     async def _sample_gauge(self, pool: asyncpg.Pool) -> None:
         # A count over the whole log: every few seconds, not every loop.
