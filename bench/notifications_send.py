@@ -11,6 +11,9 @@ seal opened, template; ``sending`` committed; provider call over a real socket; 
 its outbox event committed) to ``make run``'s sinks, served by another process: aiosmtpd,
 and the HTTP SMS sink (generic webhook).
 
+Each dispatcher logs as the service does (JSON lines at INFO, ``configure_logging``), to a
+file beside the run instead of the terminal (removed at the end).
+
 Phases: SMS and e-mail with the service's defaults; e-mail with as many SMTP connections as
 sends in flight; both again with two dispatcher processes (two replicas of the service
 sharing the log through ``FOR UPDATE SKIP LOCKED``). Each row gives CPU per message of the
@@ -27,6 +30,7 @@ import collections
 import dataclasses
 import multiprocessing
 import os
+import tempfile
 import time
 import uuid
 from dataclasses import dataclass
@@ -35,6 +39,7 @@ from typing import Any
 
 import asyncpg
 import httpx
+import structlog
 import uvloop
 
 from bench.common import (
@@ -50,6 +55,7 @@ from refuge_common.crypto.keyring import Keyring, MasterKeyWrapper
 from refuge_common.crypto.sealing import seal
 from refuge_common.db.migrations import app_dsn
 from refuge_common.db.pool import create_pool
+from refuge_common.observability.logging import configure_logging
 from refuge_common.service_main import migrate_service
 from refuge_devstack.ports import free_port
 from refuge_notifications.adapters import beneficiaries, delivery_log, directory_copy
@@ -170,6 +176,14 @@ class _Wiring:
     sink: str
     concurrency: int
     smtp_pool_size: int
+    log_file: str
+
+
+def _service_logging(path: str) -> None:
+    """The service's logging (``service_main``: JSON, INFO), written to ``path``."""
+
+    configure_logging("notifications", "INFO")
+    structlog.configure(logger_factory=structlog.PrintLoggerFactory(file=open(path, "a")))  # noqa: SIM115
 
 
 def _dispatcher(wiring: _Wiring, pool: asyncpg.Pool) -> Dispatcher:
@@ -212,6 +226,8 @@ async def _service_pool(url: str, master: str) -> asyncpg.Pool:
 
 def _replica(wiring: _Wiring, ready: Any) -> None:
     """One more dispatcher process, as a second replica of the service runs one."""
+
+    _service_logging(wiring.log_file)
 
     async def dispatch() -> None:
         pool = await _service_pool(wiring.url, wiring.master)
@@ -300,7 +316,8 @@ async def _received(sink: str) -> tuple[list[str], list[str]]:
     )
 
 
-async def _main(count: int) -> list[Row]:
+async def _main(count: int, log_file: str) -> list[Row]:
+    _service_logging(log_file)
     smtp_port, http_port = free_port(), free_port()
     sinks = multiprocessing.get_context("spawn").Process(target=_serve_sinks, args=(smtp_port, http_port))
     sinks.start()
@@ -323,7 +340,7 @@ async def _main(count: int) -> list[Row]:
         pool = await _service_pool(url, master)
         try:
             concurrency, smtp_pool = settings.notifications_dispatch_concurrency, settings.smtp_pool_size
-            wiring = _Wiring(url, master, smtp_port, sink, concurrency, smtp_pool)
+            wiring = _Wiring(url, master, smtp_port, sink, concurrency, smtp_pool, log_file)
             wider = dataclasses.replace(wiring, smtp_pool_size=concurrency)
             sms, email = NotificationChannel.SMS, NotificationChannel.EMAIL
             # (channel, label, wiring, dispatcher processes); the service's defaults first.
@@ -371,5 +388,8 @@ async def _main(count: int) -> list[Row]:
 
 def run(scale: float = 1.0) -> list[Row]:
     # On uvloop, as the service runs (uvicorn takes it when it is installed).
-    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-        return runner.run(_main(max(200, int(2_000 * scale))))
+    with (
+        tempfile.TemporaryDirectory() as logs,
+        asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner,
+    ):
+        return runner.run(_main(max(200, int(2_000 * scale)), os.path.join(logs, "dispatchers.log")))

@@ -8,7 +8,7 @@ from uuid import UUID
 import asyncpg
 
 from refuge_common.db.pool import Connection
-from refuge_common.messaging.outbox import OUTBOX_INSERT, OutboxRow, require_transaction
+from refuge_common.messaging.outbox import OUTBOX_INSERT, OutboxRow
 from refuge_notifications.domain.deliveries import PlannedDelivery
 
 
@@ -53,16 +53,18 @@ DELIVERY_COLUMNS = """delivery_id, tenant_id, idempotency_key, trigger_event_id,
 
 # Pending rows whose time has come ($3: the dispatcher's clock, now() when not given), and
 # claimed rows whose dispatcher died before it called the provider (it never began
-# sending: claiming them again is safe).
+# sending: claiming them again is safe). ``= ANY(ARRAY(...))``, not ``IN (...)``: with
+# ``IN`` PostgreSQL joined the picked rows to a sequential scan of the whole log (every
+# row ever sent) once the table was analysed; the array makes it one primary-key lookup each.
 CLAIM = f"""
 UPDATE deliveries SET status = 'claimed', claim_token = gen_random_uuid(),
        lease_until = now() + make_interval(secs => $2)
-WHERE delivery_id IN (
+WHERE delivery_id = ANY(ARRAY(
     SELECT delivery_id FROM deliveries
     WHERE (status = 'pending' AND next_attempt_at <= coalesce($3::timestamptz, now()))
        OR (status = 'claimed' AND lease_until < now())
     ORDER BY next_attempt_at LIMIT $1
-    FOR UPDATE SKIP LOCKED)
+    FOR UPDATE SKIP LOCKED))
 RETURNING {DELIVERY_COLUMNS}
 """
 
@@ -154,8 +156,9 @@ async def settle(
     return bool(updated)
 
 
-# One statement for a batch of sends the providers took: each row settled under its own
-# claim (as ``settle``), and the event of each row that was, in the same statement.
+# One statement for a batch of sends the providers took, of any tenants: each row settled
+# under its own claim (as ``settle``), and the event of each row that was, in the same
+# statement (and so the same transaction, even outside an explicit one).
 SETTLE_SENT = f"""
 WITH settled AS (
     UPDATE deliveries AS d SET status = 'sent', lease_until = NULL, sent_at = now(),
@@ -187,9 +190,9 @@ async def settle_sent(
 ) -> set[UUID]:
     """Record as sent each (delivery, claim token, provider, provider's id, language) of
     ``sent``, and queue the event of each that was (``events``: delivery and its outbox
-    row); the deliveries whose claim still held (see ``settle``)."""
+    row); the deliveries whose claim still held (see ``settle``). One statement, atomic on
+    its own: no transaction is needed around it."""
 
-    require_transaction(connection)
     columns = [list(column) for column in zip(*sent, strict=True)]
     event_columns = [list(column) for column in zip(*((d, *row) for d, row in events), strict=True)]
     rows = await connection.fetch(SETTLE_SENT, *columns, *event_columns)

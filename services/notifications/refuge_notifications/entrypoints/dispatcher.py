@@ -49,7 +49,7 @@ from refuge_common.observability.logging import get_logger
 from refuge_notifications import metrics
 from refuge_notifications.adapters import delivery_log
 from refuge_notifications.adapters.email_sender import SmtpSender
-from refuge_notifications.adapters.http_transport import KeepAliveTransport
+from refuge_notifications.adapters.http_transport import KeepAliveTransport, LeanClient
 from refuge_notifications.adapters.outcomes import (
     ClaimLost,
     OutcomeUnknown,
@@ -81,11 +81,14 @@ GAUGE_SAMPLE_SECONDS = 5.0
 STOPPED_DURING_CALL = "dispatcher stopped during the provider call"
 
 
-def _sms_transport(connections: int) -> KeepAliveTransport | None:
-    """The lean keep-alive transport (``adapters.http_transport``), unless a proxy is set in
+def _sms_client(connections: int, timeout: httpx.Timeout) -> httpx.AsyncClient:
+    """The lean keep-alive client (``adapters.http_transport``), unless a proxy is set in
     the environment: then httpx's own, which honours it."""
 
-    return None if urllib.request.getproxies() else KeepAliveTransport(connections)
+    if urllib.request.getproxies():
+        limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
+        return httpx.AsyncClient(timeout=timeout, limits=limits)
+    return LeanClient(KeepAliveTransport(connections), timeout=timeout)
 
 
 _Batch = tuple[list[asyncpg.Record], list[Outgoing | Exception]]
@@ -127,6 +130,7 @@ class Dispatcher:
         self._clock = clock
         self._rates = ProviderRateLimits()
         self._sampled_at = float("-inf")
+        self._abandoned_checked_at = float("-inf")
         self._default_rates = {"smtp": smtp_rate_per_second, "sms": sms_rate_per_second}
 
     async def run(self) -> None:
@@ -135,14 +139,9 @@ class Dispatcher:
         timeout = self._sms_timeout
         # One client for every SMS provider: keep-alive connections, as many as sends in flight
         # (so that none waits for a pooled connection, which would read as a provider outage).
-        limits = httpx.Limits(max_connections=self._concurrency, max_keepalive_connections=self._concurrency)
         slots = asyncio.Semaphore(self._concurrency)
         async with (
-            httpx.AsyncClient(
-                timeout=httpx.Timeout(timeout, connect=min(5.0, timeout)),
-                limits=limits,
-                transport=_sms_transport(self._concurrency),
-            ) as http,
+            _sms_client(self._concurrency, httpx.Timeout(timeout, connect=min(5.0, timeout))) as http,
             Wakeup(pool, f"{SCHEMA.schema}_deliveries") as wakeup,
             contextlib.aclosing(self._email),
         ):
@@ -150,8 +149,7 @@ class Dispatcher:
             try:
                 while True:
                     await self._sample_gauge(pool)
-                    for row in await delivery_log.abandoned_sends(pool, self._batch_size):
-                        await settling.finish_unsettled(pool, row, STOPPED_DURING_CALL)
+                    await self._settle_abandoned(pool)
                     claimed, composed = await (upcoming or self._claim_batch(pool, http))
                     upcoming = None
                     full = len(claimed) >= self._batch_size
@@ -196,6 +194,17 @@ class Dispatcher:
             # Its claim lapses and it is tried again (or, if it was sending, settled
             # unknown); the rest of the batch and every other tenant go on.
             log.error("delivery_crashed", delivery_id=str(row["delivery_id"]), error=describe_failure(error))
+
+    async def _settle_abandoned(self, pool: asyncpg.Pool) -> None:
+        # Once a poll interval, not once a batch: the query reads every open row of the log
+        # (a backlog's worth), and a send is abandoned only once a lease of a minute or more
+        # has lapsed, so a second later changes nothing about how it is settled.
+        now = time.monotonic()
+        if now - self._abandoned_checked_at < self._poll_interval:
+            return
+        self._abandoned_checked_at = now
+        for row in await delivery_log.abandoned_sends(pool, self._batch_size):
+            await settling.finish_unsettled(pool, row, STOPPED_DURING_CALL)
 
     async def _sample_gauge(self, pool: asyncpg.Pool) -> None:
         # A count over the whole log: every few seconds, not every loop.

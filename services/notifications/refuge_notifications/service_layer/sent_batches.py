@@ -12,6 +12,7 @@ sent twice).
 
 from __future__ import annotations
 
+import collections
 from dataclasses import dataclass
 from uuid import UUID
 
@@ -19,7 +20,6 @@ import asyncpg
 
 from refuge_common.contract.envelope import new_event
 from refuge_common.contract.notifications import NotificationSent
-from refuge_common.db.pool import tenant_transaction
 from refuge_common.messaging.outbox import outbox_row
 from refuge_common.observability.logging import get_logger
 from refuge_notifications import metrics
@@ -62,33 +62,38 @@ class SendWrites:
         return [delivery_id in began for delivery_id, _, _ in group]
 
     async def _write_sent(self, group: list[_Sent]) -> list[None]:
-        by_tenant: dict[UUID, list[_Sent]] = {}
-        for sent in group:
-            by_tenant.setdefault(sent.row["tenant_id"], []).append(sent)
-        for tenant, sends in by_tenant.items():
-            events = [(s.row["delivery_id"], outbox_row(new_event(SOURCE, _event(s), tenant))) for s in sends]
-            async with tenant_transaction(self._pool, tenant) as connection:
-                settled = await delivery_log.settle_sent(
-                    connection,
-                    [
-                        (
-                            s.row["delivery_id"],
-                            s.row["claim_token"],
-                            s.outgoing.provider,
-                            s.provider_id,
-                            s.outgoing.language,
-                        )
-                        for s in sends
-                    ],
-                    events,
-                )
-            for s in sends:
-                delivery_id = str(s.row["delivery_id"])
-                if s.row["delivery_id"] in settled:
-                    metrics.count_final(s.row["channel"], "sent")
-                    log.info("notification_sent", delivery_id=delivery_id, channel=s.row["channel"])
-                else:  # another dispatcher settled it as unknown meanwhile: the provider did take it
-                    log.warning("notification_sent_after_settled", delivery_id=delivery_id)
+        # The whole group, every tenant's rows, in one statement: neither the log nor the
+        # outbox is tenant-scoped (no row-level security), and one statement is its own
+        # transaction, so each row and its event still commit together or not at all.
+        events = [
+            (s.row["delivery_id"], outbox_row(new_event(SOURCE, _event(s), s.row["tenant_id"])))
+            for s in group
+        ]
+        sent = [
+            (
+                s.row["delivery_id"],
+                s.row["claim_token"],
+                s.outgoing.provider,
+                s.provider_id,
+                s.outgoing.language,
+            )
+            for s in group
+        ]
+        async with self._pool.acquire() as connection:
+            settled = await delivery_log.settle_sent(connection, sent, events)
+        late = []
+        by_channel: collections.Counter[str] = collections.Counter()
+        for s in group:
+            if s.row["delivery_id"] in settled:
+                by_channel[s.row["channel"]] += 1
+            else:  # another dispatcher settled it as unknown meanwhile: the provider did take it
+                late.append(str(s.row["delivery_id"]))
+        for channel, count in by_channel.items():
+            metrics.count_final(channel, "sent", count)
+        if settled:  # one line for the group: a JSON line per message cost about 12 µs of CPU
+            log.info("notifications_sent", delivery_ids=sorted(map(str, settled)), count=len(settled))
+        for delivery_id in late:
+            log.warning("notification_sent_after_settled", delivery_id=delivery_id)
         return [None] * len(group)
 
 

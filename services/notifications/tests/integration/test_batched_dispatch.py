@@ -32,6 +32,7 @@ from refuge_notifications.domain.deliveries import PlannedDelivery
 from refuge_notifications.domain.signatures import UnsubscribeTokens
 from refuge_notifications.entrypoints.dispatcher import BeneficiaryChannels, Dispatcher
 from refuge_notifications.schema import SCHEMA
+from refuge_notifications.service_layer.outgoing import Outgoing
 from refuge_notifications.service_layer.sent_batches import SendWrites
 from refuge_notifications.service_layer.sms_routing import SmsRouting
 from refuge_notifications.settings import NotificationsSettings
@@ -117,8 +118,11 @@ async def _people(world: World, count: int) -> list[uuid.UUID]:
     return persons
 
 
-async def _plan(world: World, persons: list[uuid.UUID], channel: NotificationChannel) -> list[str]:
-    """A pending reminder for each person; their idempotency keys, in the same order."""
+async def _plan(
+    world: World, persons: list[uuid.UUID], channel: NotificationChannel, tenant: uuid.UUID | None = None
+) -> list[str]:
+    """A pending reminder for each person (of ``tenant``, by default the world's); their
+    idempotency keys, in the same order."""
 
     due = (datetime.now(UTC) + timedelta(days=30)).isoformat()
     keys = []
@@ -126,7 +130,7 @@ async def _plan(world: World, persons: list[uuid.UUID], channel: NotificationCha
         for person in persons:
             planned = PlannedDelivery(
                 delivery_id=uuid.uuid4(),
-                tenant_id=world.tenant,
+                tenant_id=tenant or world.tenant,
                 trigger_event_id=str(uuid.uuid4()),
                 trigger_source="/refuge/deadlines",
                 channel=channel,
@@ -274,3 +278,56 @@ async def test_a_dispatcher_that_died_after_committing_sending_is_never_sent_aga
 
     assert statuses[keys[0]] == ("unknown", "dispatcher stopped during the provider call")
     assert _sms_received(world, keys) == collections.Counter()  # not sent again by the next one
+
+
+async def test_a_group_of_sends_of_two_tenants_settles_each_row_under_its_claim_with_its_event(
+    world: World,
+) -> None:
+    # Settled in one statement without a transaction around it: each row still needs its own
+    # claim, and gets its own event, of its own tenant, only if it was settled.
+    other = uuid.uuid4()
+    await _plan(world, [uuid.uuid4(), uuid.uuid4()], NotificationChannel.SMS)
+    await _plan(world, [uuid.uuid4()], NotificationChannel.SMS, tenant=other)
+    claimed = await delivery_log.claim_deliveries(world.pool, 10, 30)
+    assert len(claimed) == 3
+    writes = SendWrites(world.pool)
+    assert all(await asyncio.gather(*(writes.begin_sending(row, 30) for row in claimed)))
+    lapsed = next(row for row in claimed if row["tenant_id"] == world.tenant)
+    async with world.owner.acquire() as connection:  # its lease lapsed and another took it
+        await connection.execute(
+            "UPDATE deliveries SET claim_token = gen_random_uuid() WHERE delivery_id = $1",
+            lapsed["delivery_id"],
+        )
+
+    async def no_call(_before: object) -> str | None:
+        raise AssertionError("nothing is sent here")
+
+    outgoing = Outgoing(send=no_call, timeout=1.0, provider="sms-webhook", language="fr")
+    await asyncio.gather(*(writes.finish_sent(row, outgoing, f"SM{row['delivery_id']}") for row in claimed))
+
+    ids = [row["delivery_id"] for row in claimed]
+    rows = await world.owner.fetch(
+        "SELECT delivery_id, status, provider_message_id FROM deliveries WHERE delivery_id = ANY($1::uuid[])",
+        ids,
+    )
+    expected = {
+        row["delivery_id"]: ("sending", None) if row is lapsed else ("sent", f"SM{row['delivery_id']}")
+        for row in claimed
+    }
+    assert {row["delivery_id"]: (row["status"], row["provider_message_id"]) for row in rows} == expected
+    events = await world.owner.fetch(
+        "SELECT tenant_id, event_type, value FROM outbox WHERE event_type LIKE '%.sent%'"
+    )
+    reported = {
+        row["delivery_id"]: [
+            (e["tenant_id"], e["event_type"])
+            for e in events
+            if str(row["delivery_id"]).encode() in e["value"]
+        ]
+        for row in claimed
+    }
+    assert reported[lapsed["delivery_id"]] == []
+    for row in claimed:
+        if row is not lapsed:
+            [(tenant, event_type)] = reported[row["delivery_id"]]
+            assert tenant == row["tenant_id"] and event_type.endswith(".sent.v1")

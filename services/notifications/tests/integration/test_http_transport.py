@@ -13,14 +13,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import httpx
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from refuge_notifications.adapters.http_transport import KeepAliveTransport
+from refuge_notifications.adapters.http_transport import KeepAliveTransport, LeanClient
 from refuge_notifications.adapters.outcomes import OutcomeUnknown, TemporaryFailure
 from refuge_notifications.adapters.sms_providers import ProviderConfig, SmsMessage, provider_for
 
@@ -80,7 +79,7 @@ async def test_a_connection_is_kept_alive_and_one_closed_while_idle_is_replaced(
 ) -> None:
     behaviour, url = provider
     transport = KeepAliveTransport(2)
-    async with httpx.AsyncClient(transport=transport, timeout=2) as client:
+    async with LeanClient(transport, timeout=2) as client:
         sms = provider_for(client, ProviderConfig(kind="webhook", url=url))
         assert await sms.send(MESSAGE) == "m1"
         assert await sms.send(MESSAGE) == "m1"
@@ -104,7 +103,7 @@ async def test_a_request_that_went_out_without_an_answer_is_an_unknown_outcome(
 ) -> None:
     behaviour, url = provider
     behaviour.answer = False
-    async with httpx.AsyncClient(transport=KeepAliveTransport(2), timeout=2) as client:
+    async with LeanClient(KeepAliveTransport(2), timeout=2) as client:
         sms = provider_for(client, ProviderConfig(kind="webhook", url=url))
         with pytest.raises(OutcomeUnknown):
             await sms.send(MESSAGE)
@@ -125,7 +124,7 @@ async def test_a_reply_larger_than_any_provider_answer_is_refused_as_unknown() -
 
     server = await asyncio.start_server(serve, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
-    async with server, httpx.AsyncClient(transport=KeepAliveTransport(2), timeout=5) as client:
+    async with server, LeanClient(KeepAliveTransport(2), timeout=5) as client:
         sms = provider_for(client, ProviderConfig(kind="webhook", url=f"http://127.0.0.1:{port}/sms"))
         with pytest.raises(OutcomeUnknown):
             await sms.send(MESSAGE)
@@ -169,12 +168,12 @@ async def test_https_providers_are_reached_over_verified_tls(tmp_path: Path) -> 
     port = server.sockets[0].getsockname()[1]
     async with server:
         trusting = ssl.create_default_context(cafile=str(cert_file))
-        async with httpx.AsyncClient(transport=KeepAliveTransport(2, trusting), timeout=2) as client:
+        async with LeanClient(KeepAliveTransport(2, trusting), timeout=2) as client:
             sms = provider_for(client, ProviderConfig(kind="webhook", url=f"https://127.0.0.1:{port}/sms"))
             assert await sms.send(MESSAGE) == "m1"
             assert await sms.send(MESSAGE) == "m1"
         # A client that does not trust the certificate never hands the message over.
-        async with httpx.AsyncClient(transport=KeepAliveTransport(2), timeout=2) as client:
+        async with LeanClient(KeepAliveTransport(2), timeout=2) as client:
             sms = provider_for(client, ProviderConfig(kind="webhook", url=f"https://127.0.0.1:{port}/sms"))
             with pytest.raises(TemporaryFailure):
                 await sms.send(MESSAGE)

@@ -12,7 +12,7 @@ import pytest
 from refuge_common.contract.vocabulary import FailureReason
 from refuge_devstack.ports import free_port
 from refuge_devstack.sms_sink import Fault, SmsSinkServer, SmsStore
-from refuge_notifications.adapters.http_transport import KeepAliveTransport
+from refuge_notifications.adapters.http_transport import KeepAliveTransport, LeanClient
 from refuge_notifications.adapters.outcomes import (
     ClaimLost,
     OutcomeUnknown,
@@ -33,15 +33,21 @@ def sink() -> Iterator[SmsSinkServer]:
     server.stop()
 
 
-@pytest.fixture(params=["httpx", "keep-alive"])
+@pytest.fixture(params=["httpx", "keep-alive", "lean"])
 async def client(sink: SmsSinkServer, request: pytest.FixtureRequest) -> AsyncIterator[httpx.AsyncClient]:
-    """Every outcome holds with httpx's own transport and with the dispatcher's."""
+    """Every outcome holds with httpx's own transport, with the keep-alive one under httpx,
+    and with the dispatcher's lean client (the same exchange without httpx's objects)."""
 
     sink.store.messages.clear()
     sink.store.refused.clear()
     sink.store.clear_faults()
-    transport = KeepAliveTransport(4) if request.param == "keep-alive" else None
-    async with httpx.AsyncClient(timeout=httpx.Timeout(1.0), transport=transport) as http:
+    http: httpx.AsyncClient
+    if request.param == "lean":
+        http = LeanClient(KeepAliveTransport(4), timeout=httpx.Timeout(1.0))
+    else:
+        transport = KeepAliveTransport(4) if request.param == "keep-alive" else None
+        http = httpx.AsyncClient(timeout=httpx.Timeout(1.0), transport=transport)
+    async with http:
         yield http
 
 
