@@ -21,7 +21,7 @@ from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 from uuid import UUID
 
 from refuge_common.contract.envelope import Envelope, MalformedEvent, UnknownEventType
@@ -276,8 +276,7 @@ class _Rejected:
     event_type: str
 
 
-@dataclass(frozen=True)
-class _Item:
+class _Item(NamedTuple):  # one per event: a tuple is cheaper to build than a dataclass
     record: Any
     envelope: Envelope
     rows: list[FactRow]
