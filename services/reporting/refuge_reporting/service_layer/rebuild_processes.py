@@ -1,8 +1,9 @@
 """A rebuild spread over worker processes, each projecting its own share of the partitions.
 
-One Python process decodes and maps about 30,000 events/s at best (measured: ~20 µs of its
-CPU per event, a third of it aiokafka's own record parsing), and, being single-threaded,
-leaves a core idle while it waits for PostgreSQL. So a rebuild starts ``processes`` workers
+One Python process decodes and maps about 35,000 events/s at best (measured: ~20 µs of its
+CPU per event, a quarter of it aiokafka's own record parsing), and, being single-threaded,
+leaves a core idle while it waits for PostgreSQL (the machine was 60 % busy; 85-92 % with
+two workers, measured with bench/reporting_rebuild.py). So a rebuild starts ``processes`` workers
 (spawned, not forked: the service has an event loop and sockets open); each reads a
 disjoint share of the topic-partitions (``in_share``) into the same generation and stores
 its partitions' offsets with its facts in its own transactions (offsets are per generation,
@@ -141,6 +142,7 @@ class ProjectorProcesses:
         progress.dead_lettered = sum(r["dead_lettered"] for r in reports)
         # Summed over the processes: process-seconds, not wall-clock seconds.
         progress.seconds = {k: sum(r["seconds"].get(k, 0.0) for r in reports) for k in progress.seconds}
+        # perf_counter is CLOCK_MONOTONIC on Linux: one clock for every process here.
         firsts = [r["first_batch"] for r in reports if r["first_batch"] is not None]
         lasts = [r["last_batch"] for r in reports if r["last_batch"] is not None]
         progress._first_batch = min(firsts) if firsts else None
