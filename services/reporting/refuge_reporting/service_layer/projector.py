@@ -21,7 +21,7 @@ from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 from uuid import UUID
 
 from refuge_common.contract.envelope import Envelope, MalformedEvent, UnknownEventType
@@ -107,6 +107,11 @@ class Projector:
         self._retry = retry
         self._guards = guards  # checked in every batch's transaction: the right to write
         self._stopping = asyncio.Event()
+        # Tenants whose organisation row a committed batch of this projector wrote: not
+        # upserted again unless named. An upsert locks the row until its transaction ends,
+        # so rewriting every tenant in every batch made concurrent projectors (a rebuild's
+        # worker processes, the live one) wait for each other's commits.
+        self._recorded: set[UUID] = set()
 
     @property
     def generation(self) -> int:
@@ -164,7 +169,11 @@ class Projector:
     def _prepare(self, records: list[Any]) -> _Batch:
         items, rejected = self._decode(records)
         rows = collapse(row for item in items for row in item.rows)
-        organisations = organisation_names(item.envelope for item in items)
+        organisations = {
+            tenant: name
+            for tenant, name in organisation_names(item.envelope for item in items).items()
+            if name is not None or tenant not in self._recorded
+        }
         return _Batch(records, items, rejected, rows, organisations, _next_offsets(records))
 
     async def _commit(self, batch: _Batch) -> None:
@@ -177,6 +186,7 @@ class Projector:
                 await self.store.apply(
                     self.generation, batch.rows, batch.next_offsets, batch.organisations, guards=self._guards
                 )
+                self._recorded.update(batch.organisations)
                 self._count_applied(batch.items)
                 break
             except (asyncio.CancelledError, LeadershipLost, GenerationNotCurrent):
@@ -266,8 +276,7 @@ class _Rejected:
     event_type: str
 
 
-@dataclass(frozen=True)
-class _Item:
+class _Item(NamedTuple):  # one per event: a tuple is cheaper to build than a dataclass
     record: Any
     envelope: Envelope
     rows: list[FactRow]

@@ -32,6 +32,7 @@ from refuge_reporting.adapters.event_source import EventSource
 from refuge_reporting.adapters.fact_store import FactStore, GenerationNotCurrent, Guard, only_while_current
 from refuge_reporting.adapters.leader_lock import LIVE, REBUILD, AdvisoryLocks, LeadershipLost, Lease
 from refuge_reporting.service_layer.projector import Projector
+from refuge_reporting.service_layer.rebuild_processes import ProjectorProcesses, WorkerPlan
 
 log = get_logger(__name__)
 
@@ -45,7 +46,7 @@ class RebuildRunning(Exception):
 
 @dataclass
 class Rebuild:
-    projector: Projector
+    projector: Projector | ProjectorProcesses
     task: asyncio.Task[None] | None = None
     state: str = "building"  # building, swapped, failed
     error: str | None = None
@@ -66,6 +67,8 @@ class Rebuild:
             "finished_at": self.finished_at,
             "error": self.error,
             "replica": "this",
+            # worker processes it is spread over; 0: in the service's own process
+            "processes": self.projector.processes if isinstance(self.projector, ProjectorProcesses) else 0,
         }
 
 
@@ -84,6 +87,7 @@ class Projections:
         batch_size: int,
         retry: RetryPolicy,
         standby_seconds: float,
+        workers: WorkerPlan | None = None,
     ) -> None:
         self._store = store
         self._source = source
@@ -92,6 +96,7 @@ class Projections:
         self._batch_size = batch_size
         self._retry = retry
         self._standby_seconds = standby_seconds
+        self._workers = workers  # a rebuild in worker processes; None: in this one
         self.live: Projector | None = None
         self.leading = False
         self.standing_by = False  # another replica leads: this one tries again now and then
@@ -220,6 +225,7 @@ class Projections:
             "finished_at": newest.swapped_at,
             "error": error,
             "replica": "another",
+            "processes": None,
         }
 
     async def _share_total(self, rebuild: Rebuild) -> None:
@@ -247,7 +253,11 @@ class Projections:
         except BaseException:
             await self._locks().release(lease)
             raise
-        projector = self._projector(generation, producer=None, role="rebuild", guards=(lease.check,))
+        projector: Projector | ProjectorProcesses
+        if self._workers is not None:
+            projector = ProjectorProcesses(store, generation, self._workers, lock=(lease.role, lease.pid))
+        else:
+            projector = self._projector(generation, producer=None, role="rebuild", guards=(lease.check,))
         rebuild = Rebuild(projector)
         self.rebuild = rebuild
         rebuild.task = asyncio.create_task(self._run_rebuild(rebuild, lease), name=f"rebuild-g{generation}")
@@ -255,7 +265,7 @@ class Projections:
         return rebuild
 
     async def _run_rebuild(self, rebuild: Rebuild, lease: Lease) -> None:
-        async def swap(projector: Projector) -> None:
+        async def swap(projector: Projector | ProjectorProcesses) -> None:
             # The final target, for the other replicas' answers (a short rebuild may end
             # before ``_share_total`` first writes it).
             await projector.store.record_total(projector.generation, projector.progress.events_total)

@@ -196,9 +196,11 @@ async def test_a_rebuild_runs_on_one_replica_at_a_time(
             assert started.status_code == 202, started.text
 
 
+@pytest.mark.parametrize("processes", [0, 2], ids=["in-process", "worker-processes"])
 async def test_a_rebuild_on_the_standby_moves_the_leader_to_the_new_generation(
-    settings: ReportingSettings, database: str, issuer: LocalIssuer
+    settings: ReportingSettings, database: str, issuer: LocalIssuer, processes: int
 ) -> None:
+    settings = settings.model_copy(update={"reporting_rebuild_processes": processes})
     tenant = uuid.uuid4()
     first, more = opened(tenant, 120), opened(tenant, 80)
     async with contextlib.AsyncExitStack() as lifetimes:
@@ -241,7 +243,7 @@ async def test_a_rebuild_on_the_standby_moves_the_leader_to_the_new_generation(
         # rebuilding, answers from the database with the same generation and events.
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=a_app), base_url="http://a") as client:
             elsewhere = (await client.get("/operator/rebuild", headers=operator)).json()
-        assert (own["replica"], elsewhere["replica"]) == ("this", "another")
+        assert (own["replica"], elsewhere["replica"], own["processes"]) == ("this", "another", processes)
         assert (elsewhere["generation"], elsewhere["state"]) == (new, "swapped")
         assert elsewhere["events_total"] == own["events_total"] >= len(first)
         assert elsewhere["events_done"] >= len(first)

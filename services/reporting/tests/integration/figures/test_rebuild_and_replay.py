@@ -86,6 +86,7 @@ async def test_a_rebuild_gives_the_live_figures_and_the_live_projection_goes_on(
 
     status = await eventually(swapped, within=120)
     assert status["generation"] == started.json()["generation"] > 1
+    assert status["processes"] == 2  # the default: each worker process projected its share
     assert status["events_done"] >= status["events_total"] >= 2 * len(year.envelopes)
     # where the rebuild's time went, for an operator: broker, decoding, database
     assert set(status["seconds"]) == {"reading", "decoding", "waiting_for_database"}
