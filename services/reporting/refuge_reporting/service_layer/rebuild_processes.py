@@ -35,7 +35,8 @@ from refuge_common.observability.logging import configure_logging, get_logger
 from refuge_reporting.adapters.event_source import EventSource, Share
 from refuge_reporting.adapters.fact_store import FactStore
 from refuge_reporting.adapters.leader_lock import LeadershipLost, held_by
-from refuge_reporting.service_layer.projector import Progress, Projector
+from refuge_reporting.service_layer.progress import Progress
+from refuge_reporting.service_layer.projector import Projector
 
 log = get_logger(__name__)
 REPORT_SECONDS = 0.25
