@@ -31,7 +31,11 @@ from refuge_reporting.adapters.event_source import EventSource
 from refuge_reporting.adapters.fact_store import FactStore, GenerationNotCurrent, Guard, only_while_current
 from refuge_reporting.adapters.leader_lock import LIVE, REBUILD, AdvisoryLocks, LeadershipLost, Lease
 from refuge_reporting.service_layer.projector import Projector
-from refuge_reporting.service_layer.rebuild_processes import ProjectorProcesses, WorkerPlan
+from refuge_reporting.service_layer.rebuild_processes import (
+    ProjectorProcesses,
+    RebuildWorkerFailed,
+    WorkerPlan,
+)
 from refuge_reporting.service_layer.rebuild_status import Rebuild, status_from_database
 
 log = get_logger(__name__)
@@ -240,7 +244,8 @@ class Projections:
             raise
         except Exception as error:
             rebuild.state = "failed"
-            rebuild.error = describe_failure(error)
+            failed = isinstance(error, RebuildWorkerFailed)  # its message names the share and why
+            rebuild.error = str(error) if failed else describe_failure(error)
             rebuild.finished_at = datetime.now(UTC)
             log.error("rebuild_failed", generation=rebuild.projector.generation, error=rebuild.error)
             with contextlib.suppress(Exception):
