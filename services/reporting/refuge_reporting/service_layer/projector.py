@@ -19,7 +19,7 @@ import gc
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 from uuid import UUID
@@ -41,50 +41,11 @@ from refuge_reporting.adapters.event_source import EventSource, Position
 from refuge_reporting.adapters.fact_store import FactStore, GenerationNotCurrent, Guard
 from refuge_reporting.adapters.leader_lock import LeadershipLost
 from refuge_reporting.domain.facts import FactRow, NoTenant, collapse, organisation_names, rows_of
+from refuge_reporting.service_layer.progress import Progress
 
 log = get_logger(__name__)
 CONSUMER_NAME = "refuge.reporting.projector"
 GC_THRESHOLD = 50_000
-
-
-@dataclass
-class Progress:
-    generation: int
-    started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
-    positions: dict[Position, int] = field(default_factory=dict)
-    ends: dict[Position, int | None] = field(default_factory=dict)
-    events_applied: int = 0
-    dead_lettered: int = 0
-    caught_up_at: datetime | None = None
-    # Where the time went (seconds): waiting for the broker, decoding and mapping, waiting
-    # for the previous batch's transaction. Tells an operator which side a slow rebuild waits on.
-    seconds: dict[str, float] = field(
-        default_factory=lambda: {"reading": 0.0, "decoding": 0.0, "waiting_for_database": 0.0}
-    )
-    _first_batch: float | None = None
-    _last_batch: float | None = None
-
-    @property
-    def events_done(self) -> int:
-        return sum(self.positions.values())
-
-    @property
-    def events_total(self) -> int:
-        return sum(max(end or 0, self.positions.get(p, 0)) for p, end in self.ends.items())
-
-    @property
-    def caught_up(self) -> bool:
-        return bool(self.ends) and all(
-            end is not None and self.positions.get(p, 0) >= end for p, end in self.ends.items()
-        )
-
-    @property
-    def rate(self) -> float | None:
-        """Events per second over the batches applied so far."""
-
-        if self._first_batch is None or self._last_batch is None or self._last_batch <= self._first_batch:
-            return None
-        return self.events_applied / (self._last_batch - self._first_batch)
 
 
 class Projector:

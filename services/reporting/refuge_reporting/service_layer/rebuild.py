@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -32,7 +31,12 @@ from refuge_reporting.adapters.event_source import EventSource
 from refuge_reporting.adapters.fact_store import FactStore, GenerationNotCurrent, Guard, only_while_current
 from refuge_reporting.adapters.leader_lock import LIVE, REBUILD, AdvisoryLocks, LeadershipLost, Lease
 from refuge_reporting.service_layer.projector import Projector
-from refuge_reporting.service_layer.rebuild_processes import ProjectorProcesses, WorkerPlan
+from refuge_reporting.service_layer.rebuild_processes import (
+    ProjectorProcesses,
+    RebuildWorkerFailed,
+    WorkerPlan,
+)
+from refuge_reporting.service_layer.rebuild_status import Rebuild, status_from_database
 
 log = get_logger(__name__)
 
@@ -42,34 +46,6 @@ DROP_ATTEMPTS = 600  # every half second: five minutes, then at the next restart
 
 class RebuildRunning(Exception):
     """A rebuild is already under way; one at a time."""
-
-
-@dataclass
-class Rebuild:
-    projector: Projector | ProjectorProcesses
-    task: asyncio.Task[None] | None = None
-    state: str = "building"  # building, swapped, failed
-    error: str | None = None
-    finished_at: datetime | None = None
-
-    def status(self) -> dict[str, Any]:
-        progress = self.projector.progress
-        return {
-            "generation": progress.generation,
-            "state": self.state,
-            "events_done": progress.events_done,
-            "events_total": progress.events_total,
-            "events_applied": progress.events_applied,
-            "events_per_second": progress.rate,
-            "seconds": {name: round(value, 3) for name, value in progress.seconds.items()},
-            "started_at": progress.started_at,
-            "caught_up_at": progress.caught_up_at,
-            "finished_at": self.finished_at,
-            "error": self.error,
-            "replica": "this",
-            # worker processes it is spread over; 0: in the service's own process
-            "processes": self.projector.processes if isinstance(self.projector, ProjectorProcesses) else 0,
-        }
 
 
 class Projections:
@@ -205,28 +181,8 @@ class Projections:
             return own.status()  # no replica has rebuilt since
         if newest is None or (newest.state != "building" and newest.swapped_at is None):
             return None
-        error = None
-        if newest.state != "building":
-            state = "swapped"
-        elif await self._locks().held(REBUILD):
-            state = "building"
-        else:
-            state, error = "failed", "the replica that was building it stopped"
-        return {
-            "generation": newest.number,
-            "state": state,
-            "events_done": newest.events_done,
-            "events_total": max(newest.events_total or 0, newest.events_done),
-            "events_applied": None,
-            "events_per_second": None,
-            "seconds": {},
-            "started_at": newest.created_at,
-            "caught_up_at": None,
-            "finished_at": newest.swapped_at,
-            "error": error,
-            "replica": "another",
-            "processes": None,
-        }
+        building = newest.state == "building"
+        return status_from_database(newest, rebuilding=building and await self._locks().held(REBUILD))
 
     async def _share_total(self, rebuild: Rebuild) -> None:
         """Write the rebuild's target where other replicas read it, every second."""
@@ -288,7 +244,8 @@ class Projections:
             raise
         except Exception as error:
             rebuild.state = "failed"
-            rebuild.error = describe_failure(error)
+            failed = isinstance(error, RebuildWorkerFailed)  # its message names the share and why
+            rebuild.error = str(error) if failed else describe_failure(error)
             rebuild.finished_at = datetime.now(UTC)
             log.error("rebuild_failed", generation=rebuild.projector.generation, error=rebuild.error)
             with contextlib.suppress(Exception):

@@ -22,20 +22,24 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import multiprocessing
+import signal
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from multiprocessing.connection import Connection as Pipe
 from multiprocessing.process import BaseProcess
 from typing import Any
 
 from refuge_common.db.pool import create_pool
+from refuge_common.messaging.consumer import describe_failure
 from refuge_common.messaging.retry import RetryPolicy
 from refuge_common.observability.logging import configure_logging, get_logger
 from refuge_reporting.adapters.event_source import EventSource, Share
 from refuge_reporting.adapters.fact_store import FactStore
 from refuge_reporting.adapters.leader_lock import LeadershipLost, held_by
-from refuge_reporting.service_layer.projector import Progress, Projector
+from refuge_reporting.service_layer.progress import Progress
+from refuge_reporting.service_layer.projector import Projector
+from refuge_reporting.service_layer.worker_metrics import CarriedCounts, totals
 
 log = get_logger(__name__)
 REPORT_SECONDS = 0.25
@@ -58,16 +62,26 @@ class WorkerPlan:
 
 
 class RebuildWorkerFailed(Exception):
-    """A worker process stopped before its share caught up."""
+    """A worker process stopped before its share caught up. The message names the share and
+    why, and holds no value from an event (a rebuild's status shows it as it is)."""
 
 
 @dataclass
 class _Share:
+    index: int
     process: BaseProcess
     pipe: Pipe
     report: dict[str, Any] | None = None
     done: bool = False
     error: str | None = None
+    counted: CarriedCounts = field(default_factory=CarriedCounts)
+
+    def exited(self) -> str:
+        code = self.process.exitcode
+        how = f"exit code {code}"
+        if code is not None and code < 0:
+            how = f"killed by {signal.Signals(-code).name}"
+        return f"share {self.index}: worker process {self.process.pid} exited ({how}) before it caught up"
 
 
 class ProjectorProcesses:
@@ -103,7 +117,7 @@ class ProjectorProcesses:
             )
             process.start()
             theirs.close()
-            self._shares.append(_Share(process, ours))
+            self._shares.append(_Share(index, process, ours))
         try:
             while not self._stopping.is_set():
                 self._collect()
@@ -118,7 +132,13 @@ class ProjectorProcesses:
             await self._stop_workers()
 
     def _collect(self) -> None:
+        """Every share's reports drained, merged; then the first failure raised."""
+
         for share in self._shares:
+            # Whether it was alive before its pipe is drained: all a dead one sent is read then
+            # (asked after, a worker that reported its failure and exited in between would
+            # show as having died without a word).
+            dead = not share.process.is_alive()
             with contextlib.suppress(EOFError, OSError):
                 while share.pipe.poll():
                     kind, body = share.pipe.recv()
@@ -127,11 +147,13 @@ class ProjectorProcesses:
                     else:
                         share.report = body
                         share.done = kind == "done"
+                        share.counted.add(body["metrics"])
+            if dead and not share.done and share.error is None:
+                share.error = share.exited()
+        self._merge()
+        for share in self._shares:
             if share.error is not None:
                 raise RebuildWorkerFailed(share.error)
-            if not share.done and not share.process.is_alive():
-                raise RebuildWorkerFailed(f"{share.process.name} exited ({share.process.exitcode})")
-        self._merge()
 
     def _merge(self) -> None:
         reports = [share.report for share in self._shares if share.report is not None]
@@ -165,9 +187,10 @@ class ProjectorProcesses:
             with contextlib.suppress(OSError, ValueError):
                 share.pipe.send("stop")
         for _ in range(int(STOP_SECONDS / 0.05)):
+            alive = any(s.process.is_alive() for s in self._shares)  # asked first: see _collect
             with contextlib.suppress(RebuildWorkerFailed):
                 self._collect()  # drained while they stop (a full pipe would block them); their final reports
-            if not any(s.process.is_alive() for s in self._shares):
+            if not alive:
                 break
             await asyncio.sleep(0.05)
         for share in self._shares:
@@ -190,7 +213,8 @@ def _work_in_process(
     except LeadershipLost as lost:
         pipe.send(("failed", f"share {share[0]}: {lost}"))
     except Exception as error:  # reported to the parent, which fails the rebuild
-        pipe.send(("failed", f"share {share[0]}: {type(error).__name__}: {error}"))
+        # Described without the values a database or validation message may quote.
+        pipe.send(("failed", f"share {share[0]}: {describe_failure(error)}"))
         raise
     finally:
         pipe.close()
@@ -232,6 +256,7 @@ async def _work(plan: WorkerPlan, generation: int, share: Share, lock: tuple[int
                     "last_batch": progress._last_batch,
                     "caught_up": caught_up,
                     "partitions": source.assigned,
+                    "metrics": totals(),  # this process's counters, for the service's /metrics
                 },
             )
         )
