@@ -16,7 +16,6 @@ import os
 import signal
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from datetime import UTC, datetime
 from multiprocessing.process import BaseProcess
 
 import asyncpg
@@ -24,19 +23,15 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from prometheus_client.parser import text_string_to_metric_families
+from replicas_support import cases_of, opened, projections, publish, replica
 
-from refuge_common.contract.cases import CaseOpened
-from refuge_common.contract.envelope import Envelope, to_record
-from refuge_common.messaging.producer import EventProducer
 from refuge_common.service_main import migrate_service
 from refuge_devstack.pytest_plugin import throwaway_database
 from refuge_devstack.testing import eventually
 from refuge_devstack.tokens import LocalIssuer
 from refuge_reporting.adapters.leader_lock import NAMESPACE, REBUILD
-from refuge_reporting.bootstrap import build_app
 from refuge_reporting.schema import SCHEMA
 from refuge_reporting.service_layer.projector import CONSUMER_NAME
-from refuge_reporting.service_layer.rebuild import Projections
 from refuge_reporting.service_layer.rebuild_status import Rebuild
 from refuge_reporting.settings import ReportingSettings
 
@@ -63,47 +58,13 @@ async def settings(kafka_bootstrap_servers: str, database: str, issuer: LocalIss
     return found
 
 
-@contextlib.asynccontextmanager
-async def replica(settings: ReportingSettings) -> AsyncIterator[FastAPI]:
-    app = build_app(settings)
-    async with app.router.lifespan_context(app):
-        yield app
-
-
-def projections(app: FastAPI) -> Projections:
-    found: Projections = app.state.projections
-    return found
-
-
 async def published_and_projected(
     app: FastAPI, settings: ReportingSettings, database: str, count: int
 ) -> uuid.UUID:
     """``count`` new cases of a new organisation, once the live projection has counted them."""
 
-    tenant, at = uuid.uuid4(), datetime(2026, 3, 1, tzinfo=UTC)
-    envelopes = [
-        Envelope(
-            "/refuge/tests",
-            CaseOpened(
-                case_id=uuid.uuid4(),
-                organisation_id=tenant,
-                office_id=uuid.uuid4(),
-                case_type="asylum",
-                jurisdiction="FR",
-                channel="phone",
-                opened_at=at,
-            ),
-            tenant,
-            time=at,
-        )
-        for _ in range(count)
-    ]
-    producer = EventProducer(settings.kafka_bootstrap_servers, "reporting-rebuild-worker-tests")
-    await producer.start()
-    try:
-        await producer.send_in_order([to_record(e) for e in envelopes])
-    finally:
-        await producer.stop()
+    tenant = uuid.uuid4()
+    await publish(settings.kafka_bootstrap_servers, opened(tenant, count))
 
     async def counted() -> bool:
         live = projections(app).live
@@ -111,22 +72,6 @@ async def published_and_projected(
 
     await eventually(counted, within=60)
     return tenant
-
-
-async def cases_of(database: str, tenant: uuid.UUID) -> int:
-    """Cases of one organisation in the current generation, read as the database owner."""
-
-    connection = await asyncpg.connect(database)
-    try:
-        return int(
-            await connection.fetchval(
-                """SELECT count(*) FROM reporting.cases JOIN reporting.generations USING (generation)
-                   WHERE tenant_id = $1 AND state = 'current'""",
-                tenant,
-            )
-        )
-    finally:
-        await connection.close()
 
 
 async def generations(database: str) -> dict[int, str]:

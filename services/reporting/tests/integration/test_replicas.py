@@ -5,27 +5,22 @@ from __future__ import annotations
 
 import contextlib
 import uuid
-from collections.abc import AsyncIterator, Iterator
-from datetime import UTC, datetime
+from collections.abc import Iterator
 
 import asyncpg
 import httpx
 import pytest
 from fastapi import FastAPI
+from replicas_support import cases_of, opened, projections, publish, replica
 
 from refuge_common.auth.principal import Principal, Role
-from refuge_common.contract.cases import CaseOpened
-from refuge_common.contract.envelope import Envelope, to_record
-from refuge_common.messaging.producer import EventProducer
 from refuge_common.service_main import migrate_service
 from refuge_devstack.pytest_plugin import throwaway_database
 from refuge_devstack.testing import eventually
 from refuge_devstack.tokens import LocalIssuer
 from refuge_reporting.adapters.fact_store import FactStore
 from refuge_reporting.adapters.leader_lock import REBUILD, AdvisoryLocks, LeadershipLost
-from refuge_reporting.bootstrap import build_app
 from refuge_reporting.schema import SCHEMA
-from refuge_reporting.service_layer.rebuild import Projections
 from refuge_reporting.settings import ReportingSettings
 
 pytestmark = pytest.mark.integration
@@ -48,64 +43,6 @@ async def settings(kafka_bootstrap_servers: str, database: str, issuer: LocalIss
     )
     await migrate_service(found, SCHEMA)
     return found
-
-
-@contextlib.asynccontextmanager
-async def replica(settings: ReportingSettings) -> AsyncIterator[FastAPI]:
-    app = build_app(settings)
-    async with app.router.lifespan_context(app):
-        yield app
-
-
-def projections(app: FastAPI) -> Projections:
-    found: Projections = app.state.projections
-    return found
-
-
-def opened(tenant: uuid.UUID, count: int) -> list[Envelope]:
-    at = datetime(2026, 3, 1, tzinfo=UTC)
-    return [
-        Envelope(
-            "/refuge/tests",
-            CaseOpened(
-                case_id=uuid.uuid4(),
-                organisation_id=tenant,
-                office_id=uuid.uuid4(),
-                case_type="asylum",
-                jurisdiction="FR",
-                channel="phone",
-                opened_at=at,
-            ),
-            tenant,
-            time=at,
-        )
-        for _ in range(count)
-    ]
-
-
-async def publish(bootstrap: str, envelopes: list[Envelope]) -> None:
-    producer = EventProducer(bootstrap, "reporting-replica-tests")
-    await producer.start()
-    try:
-        await producer.send_in_order([to_record(e) for e in envelopes])
-    finally:
-        await producer.stop()
-
-
-async def cases_of(database: str, tenant: uuid.UUID) -> int:
-    """Cases of one organisation in the current generation, read as the database owner."""
-
-    connection = await asyncpg.connect(database)
-    try:
-        return int(
-            await connection.fetchval(
-                """SELECT count(*) FROM reporting.cases JOIN reporting.generations USING (generation)
-                   WHERE tenant_id = $1 AND state = 'current'""",
-                tenant,
-            )
-        )
-    finally:
-        await connection.close()
 
 
 async def caught_up(app: FastAPI) -> bool:
