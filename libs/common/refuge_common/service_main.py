@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import importlib
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
@@ -20,6 +21,7 @@ from refuge_common.settings import PlatformSettings
 log = get_logger(__name__)
 SettingsT = TypeVar("SettingsT", bound=PlatformSettings)
 T = TypeVar("T")
+GC_THRESHOLD = 10_000  # CPython's default for the first generation is 700
 
 
 async def open_service_pool(settings: PlatformSettings, spec: SchemaSpec, *, size: int) -> asyncpg.Pool:
@@ -62,6 +64,7 @@ def run_migrations(service: str, settings: PlatformSettings, spec: SchemaSpec) -
 
 def serve(service: str, settings: PlatformSettings, app: FastAPI, port: int) -> None:
     configure_logging(service, settings.log_level, settings.log_format)
+    _fewer_collections()
     uvicorn.run(
         app,
         host=settings.http_host,
@@ -70,6 +73,23 @@ def serve(service: str, settings: PlatformSettings, app: FastAPI, port: int) -> 
         access_log=False,
         timeout_graceful_shutdown=10,
     )
+
+
+def _fewer_collections() -> None:
+    """Spare the serving process's collector the objects that live as long as it does.
+
+    Everything imported and built by now (modules, routes, pydantic schemas) is frozen out
+    of collections, and the first generation collects every 10,000 allocations instead
+    of 700: a request's objects are freed by reference counting, but with the defaults a
+    collection ran every few requests and the older generations' walked all of the above.
+    Measured on intake's write path: 4.4 % of its profile samples were in the collector,
+    and its CPU per request went from 0.77-0.83 ms to 0.69-0.84 (alternating runs).
+    Cycles are still collected, later.
+    """
+
+    gc.freeze()
+    threshold, *older = gc.get_threshold()
+    gc.set_threshold(max(threshold, GC_THRESHOLD), *older)
 
 
 def service_cli(

@@ -7,6 +7,7 @@ case land on one partition, in order.
 
 from __future__ import annotations
 
+import json
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -69,27 +70,31 @@ def new_event(source: str, data: EventData, tenant_id: UUID | None) -> Envelope:
 
 def to_record(envelope: Envelope, data: dict[str, Any] | None = None) -> KafkaRecord:
     """``data``: the envelope's data as ``model_dump(mode="json")`` gives it, if the caller
-    has it already (a writer that also stores or answers it dumps it once)."""
+    has it already (a writer that also stores or answers it dumps it once).
 
-    attributes: dict[str, Any] = {
-        "id": envelope.id,
-        "source": envelope.source,
-        "type": envelope.type,
-        "subject": envelope.subject,
-        "time": envelope.time,
-        "datacontenttype": "application/json",
-    }
+    The record the SDK's ``to_binary`` makes, built directly: through the SDK (a validated
+    ``CloudEvent``, then its binding) this was 4 % of intake's CPU per write in a profile,
+    for eight headers whose values are known here to be valid. The contract tests compare
+    the two byte for byte for every event type (test_contract_catalogue).
+    """
+
+    time = envelope.time.isoformat()
+    if time.endswith("+00:00"):  # as the SDK writes a UTC instant (RFC 3339's Z)
+        time = time[:-6] + "Z"
+    subject = envelope.subject.encode()
+    headers = [  # in the SDK's order
+        ("ce_id", envelope.id.encode()),
+        ("ce_source", envelope.source.encode()),
+        ("ce_type", envelope.type.encode()),
+        ("ce_subject", subject),
+        ("ce_time", time.encode()),
+        ("content-type", b"application/json"),
+    ]
     if envelope.tenant_id is not None:
-        attributes[TENANT_EXTENSION] = str(envelope.tenant_id)
-    event = CloudEvent(attributes, envelope.data.model_dump(mode="json") if data is None else data)
-    message = ce_kafka.to_binary(event, _FORMAT, key_mapper=lambda e: e.get_subject())
-    key = message.key.encode() if isinstance(message.key, str) else (message.key or b"")
-    return KafkaRecord(
-        topic=envelope.topic,
-        key=key,
-        value=message.value,
-        headers=list(message.headers.items()),
-    )
+        headers.append((f"ce_{TENANT_EXTENSION}", str(envelope.tenant_id).encode()))
+    headers.append(("ce_specversion", b"1.0"))
+    payload = envelope.data.model_dump(mode="json") if data is None else data
+    return KafkaRecord(topic=envelope.topic, key=subject, value=json.dumps(payload).encode(), headers=headers)
 
 
 def from_record(headers: Any, key: bytes | None, value: bytes | None) -> Envelope:

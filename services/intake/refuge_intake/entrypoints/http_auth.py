@@ -69,17 +69,29 @@ class VerifiedKeys:
     """
 
     def __init__(self) -> None:
-        self._keys: dict[str, StoredApiKey] = {}
+        # With each key, its Writer: immutable, so built once (its principal and its check's
+        # SQL were 1.3 % of a write's profile when built per request).
+        self._keys: dict[str, tuple[StoredApiKey, Writer]] = {}
 
     def get(self, key_id: str) -> StoredApiKey | None:
-        return self._keys.get(key_id)
+        kept = self._keys.get(key_id)
+        return kept[0] if kept is not None else None
+
+    def writer(self, key_id: str, secret: str) -> Writer | None:
+        """The kept key's Writer if ``secret`` is its secret; None if not kept or not its secret."""
+
+        kept = self._keys.get(key_id)
+        if kept is None or not hmac.compare_digest(kept[0].secret_hash, api_keys.hash_secret(secret)):
+            return None
+        return kept[1]
 
     def keep(self, stored: StoredApiKey) -> None:
         if not _KEY_ID.fullmatch(stored.key_id):
             return
         if len(self._keys) >= KEYS_KEPT:
             self._keys.clear()
-        self._keys[stored.key_id] = stored
+        principal = _principal(stored)
+        self._keys[stored.key_id] = (stored, Writer(principal, self.check(principal)))
 
     def forget(self, key_id: str) -> None:
         self._keys.pop(key_id, None)
@@ -152,10 +164,9 @@ async def writer(
     if parsed is None:
         return Writer(await current_principal(request, credentials))
     verified: VerifiedKeys = request.app.state.verified_keys
-    kept = verified.get(parsed[0])
-    if kept is not None and hmac.compare_digest(kept.secret_hash, api_keys.hash_secret(parsed[1])):
-        principal = _principal(kept)
-        return Writer(principal, VerifiedKeys.check(principal))
+    kept = verified.writer(*parsed)
+    if kept is not None:
+        return kept
     assert credentials is not None
     stored = await _verified_key(request.app.state.pool(), credentials.credentials)
     if stored is None:
