@@ -277,6 +277,13 @@ async def database_backends_cpu(
     return found
 
 
+def backends_cpu_since(before: dict[int, float], after: dict[int, float]) -> float:
+    """CPU seconds the backends of ``after`` spent since ``before`` (both from
+    :func:`database_backends_cpu`): a backend opened meanwhile counts from zero."""
+
+    return sum(cpu - before.get(pid, 0.0) for pid, cpu in after.items())
+
+
 def _cpu_of(pid: int) -> float:
     """Raises OSError once the process has gone."""
 
@@ -284,13 +291,9 @@ def _cpu_of(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def postgres_cpu_seconds(database: str | None = None) -> float:
+def postgres_cpu_seconds() -> float:
     """CPU time of the local PostgreSQL server so far: every postgres process, plus what
-    the postmaster collected from backends that have exited (cutime, cstime).
-
-    With ``database``: only the live backends connected to it (their process title names
-    it), which others' queries on a shared server do not touch; the server's own
-    processes (WAL writer, checkpointer) and exited backends are then left out."""
+    the postmaster collected from backends that have exited (cutime, cstime)."""
 
     total = 0
     for stat in Path("/proc").glob("[0-9]*/stat"):
@@ -299,10 +302,7 @@ def postgres_cpu_seconds(database: str | None = None) -> float:
             if name != "postgres":
                 continue
             fields = rest.split()
-            if database is None:
-                total += int(fields[11]) + int(fields[12]) + int(fields[13]) + int(fields[14])
-            elif f" {database} " in (stat.parent / "cmdline").read_bytes().decode(errors="replace"):
-                total += int(fields[11]) + int(fields[12])
+            total += int(fields[11]) + int(fields[12]) + int(fields[13]) + int(fields[14])
     return total / os.sysconf("SC_CLK_TCK")
 
 

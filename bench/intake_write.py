@@ -51,8 +51,10 @@ from pydantic import BaseModel
 
 from bench.common import (
     Row,
+    backends_cpu_since,
     cpu_busy_percent,
     cpu_jiffies,
+    database_backends_cpu,
     fresh_database,
     percentile,
     postgres_cpu_seconds,
@@ -61,7 +63,7 @@ from bench.common import (
     tansu_broker,
 )
 from bench.stack_support import onboard
-from refuge_common.db.pool import create_pool, database_name
+from refuge_common.db.pool import create_pool
 from refuge_common.service_main import migrate_service
 from refuge_devstack.ports import free_port
 from refuge_devstack.processes import ServiceProcess
@@ -340,15 +342,16 @@ class Phase:
 
 
 async def _measure(
-    pid: int, database: str, run: Callable[[], Awaitable[tuple[list[Sample], float]]]
+    pid: int, asking: asyncpg.Connection, run: Callable[[], Awaitable[tuple[list[Sample], float]]]
 ) -> Phase:
     before, server_before, client_before = cpu_jiffies(), process_cpu_seconds(pid), time.process_time()
-    postgres_before, database_before = postgres_cpu_seconds(), postgres_cpu_seconds(database)
+    postgres_before = postgres_cpu_seconds()
+    database_before = await database_backends_cpu(asking, but_this_one=True)
     samples, seconds = await run()
     server = process_cpu_seconds(pid) - server_before
     client = time.process_time() - client_before
     postgres = postgres_cpu_seconds() - postgres_before
-    in_database = postgres_cpu_seconds(database) - database_before
+    in_database = backends_cpu_since(database_before, await database_backends_cpu(asking, but_this_one=True))
     busy = cpu_busy_percent(before, cpu_jiffies())
     return Phase(samples, seconds, busy, server, client, postgres, in_database)
 
@@ -364,22 +367,25 @@ async def _drive(
     # Warm-up: connections, prepared statements, the first topic partitions of the relay.
     await closed_loop(intake_target, CLIENTS, WARMUP_SECONDS, pairs=True)
     await closed_loop(bare_target_, CLIENTS, WARMUP_SECONDS, pairs=False)
-    database = database_name(database_url)
-    phases = {
-        "intake closed": await _measure(
-            pid, database, lambda: closed_loop(intake_target, CLIENTS, seconds, pairs=True)
-        ),
-        "bare closed": await _measure(
-            bare[1], database, lambda: closed_loop(bare_target_, CLIENTS, seconds, pairs=False)
-        ),
-    }
-    for per_second in (*LIGHT_RATES, RATE):
-        writes.used = 0
-        # The relay shares intake's process: start each phase with its outbox empty.
-        await _outbox_drained(database_url)
-        for name, target, server in (("intake", intake_target, pid), ("bare", bare_target_, bare[1])):
-            run = functools.partial(open_loop, target, per_second, open_seconds, OPEN_CONNECTIONS)
-            phases[f"{name} open {per_second:,.0f}/s"] = await _measure(server, database, run)
+    asking = await asyncpg.connect(database_url)  # reads the database's backends' CPU
+    try:
+        phases = {
+            "intake closed": await _measure(
+                pid, asking, lambda: closed_loop(intake_target, CLIENTS, seconds, pairs=True)
+            ),
+            "bare closed": await _measure(
+                bare[1], asking, lambda: closed_loop(bare_target_, CLIENTS, seconds, pairs=False)
+            ),
+        }
+        for per_second in (*LIGHT_RATES, RATE):
+            writes.used = 0
+            # The relay shares intake's process: start each phase with its outbox empty.
+            await _outbox_drained(database_url)
+            for name, target, server in (("intake", intake_target, pid), ("bare", bare_target_, bare[1])):
+                run = functools.partial(open_loop, target, per_second, open_seconds, OPEN_CONNECTIONS)
+                phases[f"{name} open {per_second:,.0f}/s"] = await _measure(server, asking, run)
+    finally:
+        await asking.close()
     return phases
 
 

@@ -44,6 +44,7 @@ import uvloop
 
 from bench.common import (
     Row,
+    backends_cpu_since,
     create_database,
     database_backends_cpu,
     drop_database,
@@ -358,7 +359,7 @@ async def _main(count: int, log_file: str) -> list[Row]:
                 sink_cpu, database_cpu = process_cpu_seconds(sinks.pid), await database_backends_cpu(pool)
                 seconds, cpu, statuses, database_after = await _send_all(wired, pool, keys, replicas)
                 sink_cpu = process_cpu_seconds(sinks.pid) - sink_cpu
-                database_seconds = sum(v - database_cpu.get(pid, 0.0) for pid, v in database_after.items())
+                database_seconds = backends_cpu_since(database_cpu, database_after)
                 assert statuses == {"sent": len(keys)}, f"{channel.value}: {dict(statuses)}"
                 print(f"   {channel.value:>5} {label}: {len(keys)} in {seconds:.2f}s", flush=True)
                 rows.append(

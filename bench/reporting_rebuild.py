@@ -38,6 +38,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from bench.common import (
     Row,
+    backends_cpu_since,
     cpu_busy_percent,
     cpu_jiffies,
     create_database,
@@ -240,7 +241,7 @@ class _CpuSplit:
         await self._sampling
         self._seen.update(await self._backends(self._connection))
         await self._connection.close()
-        self.postgres = sum(cpu - self._postgres.get(pid, 0.0) for pid, cpu in self._seen.items())
+        self.postgres = backends_cpu_since(self._postgres, self._seen)
         self.machine_busy = cpu_busy_percent(self._machine, cpu_jiffies())
 
     def rows(self, label: str, events: int) -> list[Row]:

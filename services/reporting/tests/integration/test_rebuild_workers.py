@@ -83,6 +83,10 @@ async def generations(database: str) -> dict[int, str]:
         await connection.close()
 
 
+async def current_generation(database: str) -> int:
+    return next(g for g, state in (await generations(database)).items() if state == "current")
+
+
 @contextlib.asynccontextmanager
 async def batches_held(database: str) -> AsyncIterator[asyncpg.Connection]:
     """No batch commits while inside (see the module's docstring)."""
@@ -145,7 +149,7 @@ async def test_a_worker_that_dies_fails_the_rebuild_and_the_live_generation_serv
 ) -> None:
     async with replica(settings) as app:
         tenant = await published_and_projected(app, settings, database, 200)
-        current = next(g for g, state in (await generations(database)).items() if state == "current")
+        current = await current_generation(database)
         async with batches_held(database) as held:
             rebuild = await projections(app).start_rebuild()
 
@@ -178,7 +182,7 @@ async def test_the_workers_stop_when_the_rebuild_lock_is_lost(
 ) -> None:
     async with replica(settings) as app:
         tenant = await published_and_projected(app, settings, database, 200)
-        current = next(g for g, state in (await generations(database)).items() if state == "current")
+        current = await current_generation(database)
         async with batches_held(database) as held:
             rebuild = await projections(app).start_rebuild()
             await eventually(lambda: a_batch_waits(held), within=60)
