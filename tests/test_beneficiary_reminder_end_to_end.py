@@ -112,9 +112,13 @@ def test_a_beneficiary_who_consented_is_texted_and_emailed_and_can_say_stop(
         )
         assert decision.status_code == 201, decision.text
 
-    [sms] = wait_until(
-        lambda: [m for m in sms_sink.store.messages if m["to"] == phone], timeout=90, what="the SMS"
-    )
+    try:
+        [sms] = wait_until(
+            lambda: [m for m in sms_sink.store.messages if m["to"] == phone], timeout=90, what="the SMS"
+        )
+    except AssertionError as error:
+        # Say where the message stopped: the delivery log knows (no personal data in it).
+        raise AssertionError(f"{error}; the person's deliveries: {_deliveries(stack, person_id)}") from error
     assert sms["body"].startswith("\u200fAssociation d'aide juridique: تنتهي مهلة تقديم طعنك يوم")
     assert "STOP" in sms["body"] and "Amina" not in sms["body"] and "Haddad" not in sms["body"]
     [mail] = wait_until(lambda: stack.mail_to(address), timeout=60, what="the beneficiary's e-mail")
@@ -150,5 +154,21 @@ def _sms_consent(stack: Stack, person_id: str) -> tuple[bool, str] | None:
         finally:
             await connection.close()
         return (row["given"], row["source"]) if row else None
+
+    return asyncio.run(query())
+
+
+def _deliveries(stack: Stack, person_id: str) -> list[dict[str, object]]:
+    async def query() -> list[dict[str, object]]:
+        connection = await asyncpg.connect(stack.env["DATABASE_URL"])
+        try:
+            rows = await connection.fetch(
+                """SELECT channel, template, status, last_error, attempts, created_at, next_attempt_at
+                   FROM notifications.deliveries WHERE recipient_id = $1 ORDER BY created_at""",
+                uuid.UUID(person_id),
+            )
+        finally:
+            await connection.close()
+        return [dict(row) for row in rows]
 
     return asyncio.run(query())

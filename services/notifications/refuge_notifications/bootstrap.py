@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from fastapi import FastAPI
 
 from refuge_common.contract import topics
@@ -124,6 +126,7 @@ def build_app(settings: NotificationsSettings | None = None, *, clock: Clock = u
                 settings.notifications_quiet_hours_start, settings.notifications_quiet_hours_end
             ),
             urgent_override=settings.notifications_quiet_hours_urgent,
+            consent_wait=timedelta(seconds=settings.notifications_consent_wait_seconds),
         ),
         clock=clock,
         smtp_rate_per_second=settings.notifications_smtp_rate_per_second,

@@ -38,6 +38,13 @@ class NotificationsSettings(PlatformSettings):
         description="never, before_due (an urgent reminder goes out in quiet hours only if waiting "
         "would bring it after the deadline) or always.",
     )
+    notifications_consent_wait_seconds: float = Field(
+        default=300,
+        ge=0,
+        description="How long a beneficiary message waits for the person's consents when none has "
+        "arrived yet (they come on refuge.cases.v1, the reminder on refuge.deadlines.v1, and either "
+        "may be read first) before it is suppressed as no_consent.",
+    )
     notifications_phone_hash_secret: SecretStr | None = Field(
         default=None,
         description="Key of the HMAC of phone numbers (to match STOP replies); derived from the "

@@ -49,7 +49,8 @@ async def plan_delivery(
 
 
 DELIVERY_COLUMNS = """delivery_id, tenant_id, idempotency_key, trigger_event_id, trigger_source, channel,
-          recipient_kind, recipient_id, template, context, case_id, deadline_id, attempts, claim_token"""
+          recipient_kind, recipient_id, template, context, case_id, deadline_id, attempts, claim_token,
+          created_at"""
 
 # Pending rows whose time has come ($3: the dispatcher's clock, now() when not given), and
 # claimed rows whose dispatcher died before it called the provider (it never began

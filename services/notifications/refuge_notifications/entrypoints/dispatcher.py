@@ -61,6 +61,7 @@ from refuge_notifications.schema import SCHEMA
 from refuge_notifications.service_layer import settling
 from refuge_notifications.service_layer.composing import Composer
 from refuge_notifications.service_layer.outgoing import (
+    AwaitingConsent,
     BeneficiaryChannels,
     Clock,
     Deferred,
@@ -248,6 +249,11 @@ class Dispatcher:
             await settling.finish_suppressed(pool, row, error.reason)
         elif isinstance(error, Deferred):
             await settling.defer(pool, row, error.until)
+        elif isinstance(error, AwaitingConsent):
+            log.info(
+                "delivery_awaits_consent", delivery_id=str(row["delivery_id"]), until=error.until.isoformat()
+            )
+            await settling.release(pool, row, error.until)
         elif isinstance(error, NotYet):
             await self._retry_or_fail(pool, row, attempts, str(error), FailureReason.NO_CONTACT_DETAILS)
         else:  # nothing was sent: retrying is safe

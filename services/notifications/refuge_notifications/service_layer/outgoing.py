@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from refuge_common.contract.vocabulary import FailureReason, SuppressionReason
 from refuge_notifications.adapters.outcomes import BeforeSend
@@ -42,6 +42,15 @@ class NotYet(Exception):
     """What the message needs has not arrived yet (the person's contact details): try later."""
 
 
+class AwaitingConsent(Exception):
+    """None of the person's consents has arrived yet: look again at ``until`` (not an attempt,
+    nothing to report; the wait is bounded by ``BeneficiaryChannels.consent_wait``)."""
+
+    def __init__(self, until: datetime) -> None:
+        super().__init__(until.isoformat())
+        self.until = until
+
+
 @dataclass(frozen=True)
 class Outgoing:
     """A composed message and how to hand it over; ``send`` returns the provider's id."""
@@ -63,3 +72,4 @@ class BeneficiaryChannels:
     sms_timeout: float = 15.0
     quiet_hours: QuietHours = field(default_factory=QuietHours)
     urgent_override: UrgentOverride = UrgentOverride.BEFORE_DUE
+    consent_wait: timedelta = timedelta(minutes=5)

@@ -66,13 +66,18 @@ def planned(
 async def refusal(
     connection: Connection, keyring: Keyring, person_id: UUID, channel: NotificationChannel
 ) -> SuppressionReason | None:
-    """Why a beneficiary may not be written to on ``channel``, or None if they may."""
+    """Why a beneficiary may not be written to on ``channel``, or None if they may (or if
+    that cannot be known yet: the dispatcher decides again before sending)."""
 
     if await keyring.get(connection, person_id) is None:
         return SuppressionReason.ERASED  # or never registered: either way, no one to write to
     consent = await beneficiaries.get_consent(connection, person_id, channel.value)
     if consent is None:
-        return SuppressionReason.NO_CONSENT
+        # With none of the person's consents here yet, they may still be on their way (they
+        # travel on refuge.cases.v1, a reminder on refuge.deadlines.v1): the dispatcher waits
+        # for them, boundedly, instead of deciding against the message now.
+        known = await beneficiaries.knows_consents(connection, person_id)
+        return SuppressionReason.NO_CONSENT if known else None
     return None if consent.given else SuppressionReason.OPTED_OUT
 
 

@@ -375,6 +375,7 @@ async def notifications(
         smtp_timeout_seconds=5,
         notifications_send_lease_seconds=5,
         notifications_max_attempts=4,
+        notifications_consent_wait_seconds=60,
         notifications_public_url=PUBLIC_URL,
         notifications_sms_default_webhook_url=f"{sms.url}/sms",
         notifications_sms_default_inbound_secret=INBOUND_SECRET,
