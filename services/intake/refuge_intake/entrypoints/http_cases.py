@@ -22,7 +22,7 @@ from refuge_intake.entrypoints.http_idempotency import Once
 from refuge_intake.entrypoints.http_litigation import LitigationRecord
 from refuge_intake.entrypoints.http_refusals import COLLECTION, READ, REFUSALS, refused
 from refuge_intake.entrypoints.http_text import StorableModel
-from refuge_intake.service_layer import cases
+from refuge_intake.service_layer import case_opening, cases
 from refuge_intake.service_layer.idempotency import Answer
 
 router = APIRouter(tags=["cases"])
@@ -67,7 +67,7 @@ class CasePage(BaseModel):
 )
 async def open_case(body: OpenCase, request: Request, caller: CurrentWriter, once: Once) -> JSONResponse:
     async def write(connection: Connection, _keyring: Keyring) -> Answer:
-        case = await cases.open_case(connection, caller.principal, **body.model_dump())
+        case = await case_opening.open_case(connection, caller.principal, **body.model_dump())
         return Answer(status.HTTP_201_CREATED, CaseView.of(case).model_dump(mode="json"))
 
     return await write_once(request, caller, once, write)
