@@ -45,24 +45,6 @@ COLUMNS = (
 )
 
 
-def case_values(case: Case) -> tuple[Any, ...]:
-    return (
-        case.case_id,
-        case.tenant_id,
-        case.office_id,
-        case.case_type,
-        case.jurisdiction,
-        case.channel,
-        case.person_id,
-        case.caseworker_id,
-        case.status,
-        case.opened_at,
-        case.closed_at,
-        case.outcome,
-        case.detained_since,
-    )
-
-
 async def update_case(connection: Connection, case: Case) -> None:
     """Write what facts change on a case: office, caseworker, detention, status, outcome."""
 
@@ -84,6 +66,7 @@ async def lock_case(connection: Connection, case_id: UUID) -> Case | None:
     """The case, locked until the transaction ends: writes to one case are serial,
     which keeps its events in commit order in the outbox."""
 
+    require_transaction(connection)  # a lock outside a transaction would be released at once
     row = await connection.fetchrow(f"SELECT {COLUMNS} FROM cases WHERE case_id = $1 FOR UPDATE", case_id)
     return Case(**dict(row)) if row else None
 

@@ -23,7 +23,14 @@ from refuge_common.contract.vocabulary import (
     Regime,
     Timezone,
 )
-from refuge_intake.entrypoints.http_case_views import Body, Name, Writing, fact_route, record_fact
+from refuge_intake.entrypoints.http_case_views import (
+    Body,
+    Name,
+    Writing,
+    fact_route,
+    record_fact,
+    record_fact_alone,
+)
 from refuge_intake.service_layer import case_facts
 
 router = APIRouter(tags=["case facts"])
@@ -101,19 +108,19 @@ class InterviewHeld(Body):
 async def decision_notified(
     case_id: UUID, body: DecisionNotified, request: Request, caller: Writing
 ) -> JSONResponse:
-    return await record_fact(
+    return await record_fact_alone(
         request,
         caller,
-        lambda c, _k: case_facts.notify_decision(c, caller.principal, case_id, **body.model_dump()),
+        lambda c, _k, o: case_facts.notify_decision(c, caller.principal, case_id, **body.model_dump(), own=o),
     )
 
 
 @fact_route(router, "appeal_filed", facts.CaseAppealFiled, "Record an appeal, petition or motion filed")
 async def appeal_filed(case_id: UUID, body: AppealFiled, request: Request, caller: Writing) -> JSONResponse:
-    return await record_fact(
+    return await record_fact_alone(
         request,
         caller,
-        lambda c, _k: case_facts.file_appeal(c, caller.principal, case_id, **body.model_dump()),
+        lambda c, _k, o: case_facts.file_appeal(c, caller.principal, case_id, **body.model_dump(), own=o),
     )
 
 
@@ -161,10 +168,10 @@ async def permit_recorded(
 async def arrival_recorded(
     case_id: UUID, body: ArrivalRecorded, request: Request, caller: Writing
 ) -> JSONResponse:
-    return await record_fact(
+    return await record_fact_alone(
         request,
         caller,
-        lambda c, _k: case_facts.record_arrival(c, caller.principal, case_id, **body.model_dump()),
+        lambda c, _k, o: case_facts.record_arrival(c, caller.principal, case_id, **body.model_dump(), own=o),
     )
 
 
@@ -190,8 +197,10 @@ async def contact_logged(
 async def interview_held(
     case_id: UUID, body: InterviewHeld, request: Request, caller: Writing
 ) -> JSONResponse:
-    return await record_fact(
+    return await record_fact_alone(
         request,
         caller,
-        lambda c, k: case_facts.hold_interview(c, k, caller.principal, case_id, **body.model_dump()),
+        lambda c, k, o: case_facts.hold_interview(
+            c, k, caller.principal, case_id, **body.model_dump(), own=o
+        ),
     )

@@ -13,11 +13,12 @@ from pydantic import BaseModel, Field
 from refuge_common.contract.vocabulary import CaseType, ContactChannel, Jurisdiction
 from refuge_common.crypto.keyring import Keyring
 from refuge_common.db.pool import Connection
+from refuge_intake.adapters.case_writes import OwnTransaction
 from refuge_intake.domain.case_search import DEFAULT_LIMIT, MAX_LIMIT, CaseFilters
 from refuge_intake.domain.cases import CaseStatus
 from refuge_intake.domain.normalise import InvalidField
 from refuge_intake.entrypoints.http_auth import CurrentPrincipal
-from refuge_intake.entrypoints.http_case_views import WRITE_DOCUMENTED, CaseView, Writing, write_once
+from refuge_intake.entrypoints.http_case_views import WRITE_DOCUMENTED, CaseView, Writing, write_alone
 from refuge_intake.entrypoints.http_litigation import LitigationRecord
 from refuge_intake.entrypoints.http_refusals import COLLECTION, READ, REFUSALS, refused
 from refuge_intake.entrypoints.http_text import StorableModel
@@ -66,11 +67,11 @@ class CasePage(BaseModel):
     openapi_extra=WRITE_DOCUMENTED,
 )
 async def open_case(body: OpenCase, request: Request, caller: Writing) -> JSONResponse:
-    async def write(connection: Connection, _keyring: Keyring) -> Answer:
-        case = await case_opening.open_case(connection, caller.principal, **body.model_dump())
+    async def write(connection: Connection, _keyring: Keyring, own: OwnTransaction | None) -> Answer:
+        case = await case_opening.open_case(connection, caller.principal, **body.model_dump(), own=own)
         return Answer(status.HTTP_201_CREATED, CaseView.of(case).model_dump(mode="json"))
 
-    return await write_once(request, caller, write)
+    return await write_alone(request, caller, write)
 
 
 @router.get(

@@ -31,6 +31,7 @@ from refuge_common.crypto.sealing import seal
 from refuge_common.db.pool import Connection
 from refuge_intake.adapters import case_store
 from refuge_intake.adapters.case_store import Case
+from refuge_intake.adapters.case_writes import OwnTransaction
 from refuge_intake.domain import cases as rules
 from refuge_intake.domain.normalise import InvalidField
 from refuge_intake.service_layer.cases import (
@@ -41,6 +42,7 @@ from refuge_intake.service_layer.cases import (
     translated,
     writable_case,
 )
+from refuge_intake.service_layer.errors import NeedsTransaction
 
 
 @translated
@@ -55,6 +57,7 @@ async def notify_decision(
     timezone: str | None,
     jurisdiction: str | None,
     decided_on: date | None = None,
+    own: OwnTransaction | None = None,
 ) -> Recorded:
     rules.not_in_future("notified_at", notified_at, now())
     if decided_on is not None and decided_on > notified_at.date():
@@ -72,7 +75,7 @@ async def notify_decision(
         )
 
     return await record_on_case(
-        connection, principal, case_id, decision_in(jurisdiction) if jurisdiction else decision_in
+        connection, principal, case_id, decision_in(jurisdiction) if jurisdiction else decision_in, own
     )
 
 
@@ -86,12 +89,13 @@ async def file_appeal(
     decision: Decision | None,
     deadline_id: UUID | None,
     court: str | None,
+    own: OwnTransaction | None = None,
 ) -> Recorded:
     rules.not_in_future("filed_at", filed_at, now())
     data = facts.CaseAppealFiled(
         case_id=case_id, filed_at=filed_at, decision=decision, deadline_id=deadline_id, court=court
     )
-    return await record_on_case(connection, principal, case_id, data)
+    return await record_on_case(connection, principal, case_id, data, own)
 
 
 @translated
@@ -181,7 +185,13 @@ async def record_permit(
 
 @translated
 async def record_arrival(
-    connection: Connection, principal: Principal, case_id: UUID, *, arrived_on: date, jurisdiction: str | None
+    connection: Connection,
+    principal: Principal,
+    case_id: UUID,
+    *,
+    arrived_on: date,
+    jurisdiction: str | None,
+    own: OwnTransaction | None = None,
 ) -> Recorded:
     rules.not_in_future("arrived_on", arrived_on, now())
 
@@ -191,7 +201,7 @@ async def record_arrival(
         )
 
     return await record_on_case(
-        connection, principal, case_id, arrival_in(jurisdiction) if jurisdiction else arrival_in
+        connection, principal, case_id, arrival_in(jurisdiction) if jurisdiction else arrival_in, own
     )
 
 
@@ -242,11 +252,14 @@ async def hold_interview(
     held_at: datetime,
     authority: str | None,
     notes: str | None,
+    own: OwnTransaction | None = None,
 ) -> Recorded:
     rules.not_in_future("held_at", held_at, now())
     if not notes:
         data = facts.CaseInterviewHeld(case_id=case_id, held_at=held_at, authority=authority)
-        return await record_on_case(connection, principal, case_id, data)
+        return await record_on_case(connection, principal, case_id, data, own)
+    if own is not None:
+        raise NeedsTransaction  # the person's key is read first
     case = await writable_case(connection, principal, case_id)
     sealed = await _sealed_for_person(connection, keyring, case, "notes", {"text": notes})
     data = facts.CaseInterviewHeld(case_id=case_id, held_at=held_at, authority=authority, notes=sealed)

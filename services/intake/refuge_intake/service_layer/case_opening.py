@@ -15,10 +15,11 @@ from refuge_common.contract.vocabulary import CaseType, ContactChannel
 from refuge_common.db.pool import Connection
 from refuge_intake.adapters import case_writes, directory_store, person_store
 from refuge_intake.adapters.case_store import Case
+from refuge_intake.adapters.case_writes import OwnTransaction
 from refuge_intake.domain.cases import CaseStatus
 from refuge_intake.schema import SOURCE
 from refuge_intake.service_layer import write_hints
-from refuge_intake.service_layer.errors import Conflict, Forbidden, Rejected
+from refuge_intake.service_layer.errors import Conflict, Forbidden, NeedsTransaction, Rejected
 
 
 async def open_case(
@@ -31,7 +32,11 @@ async def open_case(
     jurisdiction: str | None,
     person_id: UUID | None,
     caseworker_id: UUID | None,
+    own: OwnTransaction | None = None,
 ) -> Case:
+    """With ``own``, the opening statement is the write's transaction (see ``case_writes``),
+    if nothing has to be read before it (:class:`NeedsTransaction` otherwise)."""
+
     tenant = principal.organisation_id
     office_id = office_id or principal.office_id
     if office_id is None:
@@ -49,6 +54,8 @@ async def open_case(
     # other checks follow, so that a request failing several still names the office.
     office_jurisdiction = None if jurisdiction else write_hints.OFFICES.get(office_id)
     if caseworker_id or person_id or (not jurisdiction and office_jurisdiction is None):
+        if own is not None:
+            raise NeedsTransaction
         read = await _open_office_jurisdiction(connection, office_id)
         office_jurisdiction = None if jurisdiction else read
     if caseworker_id is not None and not await directory_store.staff_exists(connection, caseworker_id):
@@ -95,6 +102,7 @@ async def open_case(
             data=data.model_dump(mode="json"),
             recorded_by=principal.key_id,
             office_jurisdiction=office_jurisdiction,
+            own=own,
         )
         _refuse_office(seen.found, seen.closed, office_id)
         assert seen.jurisdiction is not None
@@ -102,7 +110,8 @@ async def open_case(
         if seen.written:
             write_hints.CASES.keep(case.case_id, case.jurisdiction)
             return case
-        # Not written: the office's jurisdiction is no longer the one kept.
+        # Not written: the office's jurisdiction is no longer the one kept. (Nothing was
+        # written: with ``own`` the statement was a transaction of its own, committed.)
         office_jurisdiction = seen.jurisdiction
         case = dataclasses.replace(case, jurisdiction=office_jurisdiction)
     raise Conflict("office_id", "the office's jurisdiction changed while the case was opened; retry")

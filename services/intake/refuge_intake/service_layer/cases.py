@@ -27,6 +27,7 @@ from refuge_intake.adapters import (
     litigation_store,
 )
 from refuge_intake.adapters.case_store import Case
+from refuge_intake.adapters.case_writes import OwnTransaction
 from refuge_intake.domain import cases as rules
 from refuge_intake.domain.case_search import CaseFilters, Cursor
 from refuge_intake.domain.cases import CaseStatus, FactConflict
@@ -34,7 +35,7 @@ from refuge_intake.domain.litigation import Litigation
 from refuge_intake.domain.normalise import InvalidField
 from refuge_intake.schema import SOURCE
 from refuge_intake.service_layer import write_hints
-from refuge_intake.service_layer.errors import Conflict, Forbidden, NotFound, Rejected
+from refuge_intake.service_layer.errors import Conflict, Forbidden, NeedsTransaction, NotFound, Rejected
 
 
 @dataclass(frozen=True)
@@ -167,14 +168,16 @@ async def record_on_case(
     principal: Principal,
     case_id: UUID,
     data: EventData | Callable[[str], EventData],
+    own: OwnTransaction | None = None,
 ) -> Recorded:
     """:func:`writable_case` then :func:`record` in one statement, for a fact that changes
     nothing on the case: the statement locks the case, and appends the fact only if the
     case is one the caller may write to (its office) and takes the fact (not closed).
+    With ``own``, that statement is the write's transaction (see ``case_writes``).
 
     ``data``: the fact, or how to build it from the case's jurisdiction; that one is kept
     from the case's opening or an earlier write (:mod:`.write_hints`), and without it the
-    case is read first."""
+    case is read first (in a tenant transaction: :class:`NeedsTransaction` with ``own``)."""
 
     if principal.role is Role.OPERATOR:
         raise NotFound(f"case {case_id} not found")
@@ -182,6 +185,8 @@ async def record_on_case(
     jurisdiction = write_hints.CASES.get(case_id) if build is not None else None
     if build is not None:
         if jurisdiction is None:
+            if own is not None:
+                raise NeedsTransaction
             case = await writable_case(connection, principal, case_id)
             write_hints.CASES.keep(case_id, case.jurisdiction)
             return await record(connection, principal, case, build(case.jurisdiction))
@@ -198,6 +203,7 @@ async def record_on_case(
         office_scope=office_scope(principal),
         closed_ok=rules.accepts_on_closed_case(data),
         case_jurisdiction=jurisdiction,
+        own=own,
     )
     # The refusals writable_case and record give, for what the statement read; it wrote
     # nothing in these cases.
@@ -206,7 +212,10 @@ async def record_on_case(
     if seen.case.status == CaseStatus.CLOSED and not rules.accepts_on_closed_case(data):
         raise Conflict("case_id", rules.CLOSED_CASE)
     write_hints.CASES.keep(case_id, seen.case.jurisdiction)
-    if not seen.written:  # the kept jurisdiction was not the case's: the case is locked now
+    if not seen.written:  # the kept jurisdiction was not the case's (nothing was written)
         assert build is not None
+        if own is not None:
+            raise NeedsTransaction
+        # In a transaction, the case is locked now.
         return await record(connection, principal, seen.case, build(seen.case.jurisdiction))
     return Recorded(envelope.id, data, seen.case, payload)

@@ -12,8 +12,10 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
+import asyncpg
 import pytest
 
+from refuge_common.auth.principal import Role
 from refuge_common.contract import cases as facts
 from refuge_common.contract.cases import CaseOpened
 from refuge_common.contract.envelope import new_event
@@ -349,3 +351,78 @@ async def test_the_opening_statement_opens_only_in_an_open_office_of_the_tenant(
                 "SELECT count(*) FROM intake.cases WHERE case_id = $1", case.case_id
             )
             assert stored == (1 if expected[2] else 0)
+
+
+async def test_a_statement_of_its_own_transaction_commits_only_what_it_admits(intake: Intake) -> None:
+    """Outside a transaction (case_writes.OwnTransaction) the statement commits itself:
+    what it refuses must not be written, since nothing rolls it back afterwards."""
+
+    a, b = intake.a, intake.b
+    case_id = UUID((await _open(intake, a.offices[0]))["case_id"])
+    closed = await intake.client.post(
+        f"/cases/{case_id}/facts/closed", json={"outcome": "withdrawn"}, headers=bearer(a.coordinator_key)
+    )
+    assert closed.status_code == 201, closed.text
+
+    async def append(tenant: UUID, *, closed_ok: bool) -> bool | None:
+        data = facts.CaseAppealFiled(case_id=case_id, filed_at=datetime.now(UTC))
+        async with intake.pool.acquire() as connection:
+            seen = await case_writes.append_fact_if(
+                connection,
+                case_id=case_id,
+                fact=new_event(SOURCE, data, tenant),
+                data=data.model_dump(mode="json"),
+                recorded_by="test",
+                office_scope=None,
+                closed_ok=closed_ok,
+                case_jurisdiction=None,
+                own=case_writes.OwnTransaction(tenant, None, nudged=False),
+            )
+        return None if seen is None else seen.written
+
+    assert await append(b.organisation_id, closed_ok=True) is None, "another tenant's case is absent"
+    assert await append(a.organisation_id, closed_ok=False) is False, "a closed case takes no appeal"
+    assert len(await _facts(intake, str(case_id))) == 2
+    assert await append(a.organisation_id, closed_ok=True) is True
+    assert len(await _facts(intake, str(case_id))) == 3, "committed by the statement itself"
+
+
+async def test_a_statement_of_its_own_transaction_checks_the_key(intake: Intake) -> None:
+    key = await onboarding.create_api_key(intake.pool, intake.a.organisation_id, role=Role.COORDINATOR)
+    key_id = key.split("_")[1]
+    await onboarding.revoke_api_key(intake.pool, key_id)
+    office = await _office(intake)
+    case = Case(
+        case_id=uuid.uuid4(),
+        tenant_id=intake.a.organisation_id,
+        office_id=office,
+        case_type="removal_appeal",
+        jurisdiction="FR",
+        channel="phone",
+        person_id=None,
+        caseworker_id=None,
+        status="open",
+        opened_at=datetime.now(UTC),
+        closed_at=None,
+    )
+    data = CaseOpened(
+        case_id=case.case_id,
+        organisation_id=case.tenant_id,
+        office_id=office,
+        case_type=CaseType.REMOVAL_APPEAL,
+        jurisdiction="FR",
+        channel=ContactChannel.PHONE,
+        opened_at=case.opened_at,
+    )
+    with pytest.raises(asyncpg.InvalidAuthorizationSpecificationError):
+        async with intake.pool.acquire() as connection:
+            await case_writes.open_case(
+                connection,
+                case=case,
+                fact=new_event(SOURCE, data, case.tenant_id),
+                data=data.model_dump(mode="json"),
+                recorded_by=key_id,
+                office_jurisdiction=None,
+                own=case_writes.OwnTransaction(case.tenant_id, key_id, nudged=False),
+            )
+    assert await _cases_of_office(intake, intake.a.organisation_id, office) == 0
