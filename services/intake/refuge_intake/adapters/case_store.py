@@ -45,24 +45,6 @@ COLUMNS = (
 )
 
 
-def _case_values(case: Case) -> tuple[Any, ...]:
-    return (
-        case.case_id,
-        case.tenant_id,
-        case.office_id,
-        case.case_type,
-        case.jurisdiction,
-        case.channel,
-        case.person_id,
-        case.caseworker_id,
-        case.status,
-        case.opened_at,
-        case.closed_at,
-        case.outcome,
-        case.detained_since,
-    )
-
-
 async def update_case(connection: Connection, case: Case) -> None:
     """Write what facts change on a case: office, caseworker, detention, status, outcome."""
 
@@ -84,6 +66,7 @@ async def lock_case(connection: Connection, case_id: UUID) -> Case | None:
     """The case, locked until the transaction ends: writes to one case are serial,
     which keeps its events in commit order in the outbox."""
 
+    require_transaction(connection)  # a lock outside a transaction would be released at once
     row = await connection.fetchrow(f"SELECT {COLUMNS} FROM cases WHERE case_id = $1 FOR UPDATE", case_id)
     return Case(**dict(row)) if row else None
 
@@ -96,32 +79,27 @@ async def get_case(connection: Connection, case_id: UUID) -> Case | None:
 _FACT_INSERT = """INSERT INTO case_facts (tenant_id, case_id, event_id, event_type, data, recorded_by)
                   VALUES ($1, $2, $3, $4, $5, $6)"""
 _EVENT_VALUES = "VALUES ($7, $8, $9, $10, $11, $12, $13)"
-_CASE_VALUES = "VALUES ($14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26)"
 
 
 async def append_fact(
-    connection: Connection,
-    *,
-    case_id: UUID,
-    fact: Envelope,
-    data: dict[str, Any],
-    recorded_by: str,
-    opening: Case | None = None,
+    connection: Connection, *, case_id: UUID, fact: Envelope, data: dict[str, Any], recorded_by: str
 ) -> None:
-    """The fact on the case's timeline and its event in the outbox, with the case itself
-    when the fact opens it: one statement, so one round trip (a write's cost is mostly its
-    round trips). The foreign key from fact to case is checked at the end of the statement,
-    when the case row exists."""
+    """The fact on the case's timeline and its event in the outbox: one statement, so one
+    round trip (a write's cost is mostly its round trips). For a case the caller holds
+    locked; :mod:`.case_writes` has the statements that lock or open it as they write."""
 
     require_transaction(connection)
     assert fact.tenant_id is not None, "a case's fact belongs to its organisation"
-    statement = f"WITH fact AS ({_FACT_INSERT}) {OUTBOX_INSERT} {_EVENT_VALUES}"
-    arguments: list[Any] = [fact.tenant_id, case_id, fact.id, fact.type, data, recorded_by]
-    arguments += outbox_row(fact, data)
-    if opening is not None:
-        statement = f"WITH opened AS (INSERT INTO cases ({COLUMNS}) {_CASE_VALUES}), {statement[5:]}"
-        arguments += _case_values(opening)
-    await connection.execute(statement, *arguments)
+    await connection.execute(
+        f"WITH fact AS ({_FACT_INSERT}) {OUTBOX_INSERT} {_EVENT_VALUES}",
+        fact.tenant_id,
+        case_id,
+        fact.id,
+        fact.type,
+        data,
+        recorded_by,
+        *outbox_row(fact, data),
+    )
 
 
 async def timeline(connection: Connection, case_id: UUID) -> list[dict[str, Any]]:

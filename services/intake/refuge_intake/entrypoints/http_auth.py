@@ -158,7 +158,8 @@ async def writer(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Writer:
     """As :func:`current_principal`, but an API key verified before has only its secret
-    checked here, and its revocation and expiry in the write's own transaction."""
+    checked here, and its revocation and expiry in the write's own transaction. Called by
+    :func:`http_case_views.write_caller`, the one dependency of a case write."""
 
     parsed = api_keys.parse(credentials.credentials) if credentials is not None else None
     if parsed is None:
@@ -173,9 +174,6 @@ async def writer(
         raise key_refused()
     verified.keep(stored)
     return Writer(_principal(stored))
-
-
-CurrentWriter = Annotated[Writer, Depends(writer)]
 
 
 def key_refused() -> HTTPException:

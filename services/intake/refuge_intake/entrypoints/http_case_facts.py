@@ -23,9 +23,14 @@ from refuge_common.contract.vocabulary import (
     Regime,
     Timezone,
 )
-from refuge_intake.entrypoints.http_auth import CurrentWriter
-from refuge_intake.entrypoints.http_case_views import Body, Name, fact_route, record_fact
-from refuge_intake.entrypoints.http_idempotency import Once
+from refuge_intake.entrypoints.http_case_views import (
+    Body,
+    Name,
+    Writing,
+    fact_route,
+    record_fact,
+    record_fact_alone,
+)
 from refuge_intake.service_layer import case_facts
 
 router = APIRouter(tags=["case facts"])
@@ -101,25 +106,21 @@ class InterviewHeld(Body):
     router, "decision_notified", facts.CaseDecisionNotified, "Record a notified decision (it starts delays)"
 )
 async def decision_notified(
-    case_id: UUID, body: DecisionNotified, request: Request, caller: CurrentWriter, once: Once
+    case_id: UUID, body: DecisionNotified, request: Request, caller: Writing
 ) -> JSONResponse:
-    return await record_fact(
+    return await record_fact_alone(
         request,
         caller,
-        once,
-        lambda c, _k: case_facts.notify_decision(c, caller.principal, case_id, **body.model_dump()),
+        lambda c, _k, o: case_facts.notify_decision(c, caller.principal, case_id, **body.model_dump(), own=o),
     )
 
 
 @fact_route(router, "appeal_filed", facts.CaseAppealFiled, "Record an appeal, petition or motion filed")
-async def appeal_filed(
-    case_id: UUID, body: AppealFiled, request: Request, caller: CurrentWriter, once: Once
-) -> JSONResponse:
-    return await record_fact(
+async def appeal_filed(case_id: UUID, body: AppealFiled, request: Request, caller: Writing) -> JSONResponse:
+    return await record_fact_alone(
         request,
         caller,
-        once,
-        lambda c, _k: case_facts.file_appeal(c, caller.principal, case_id, **body.model_dump()),
+        lambda c, _k, o: case_facts.file_appeal(c, caller.principal, case_id, **body.model_dump(), own=o),
     )
 
 
@@ -127,36 +128,33 @@ async def appeal_filed(
     router, "detention_started", facts.CaseDetentionStarted, "Record a placement in detention or prison"
 )
 async def detention_started(
-    case_id: UUID, body: DetentionStarted, request: Request, caller: CurrentWriter, once: Once
+    case_id: UUID, body: DetentionStarted, request: Request, caller: Writing
 ) -> JSONResponse:
     return await record_fact(
         request,
         caller,
-        once,
         lambda c, _k: case_facts.start_detention(c, caller.principal, case_id, **body.model_dump()),
     )
 
 
 @fact_route(router, "detention_ended", facts.CaseDetentionEnded, "Record the end of the ongoing detention")
 async def detention_ended(
-    case_id: UUID, body: DetentionEnded, request: Request, caller: CurrentWriter, once: Once
+    case_id: UUID, body: DetentionEnded, request: Request, caller: Writing
 ) -> JSONResponse:
     return await record_fact(
         request,
         caller,
-        once,
         lambda c, _k: case_facts.end_detention(c, caller.principal, case_id, **body.model_dump()),
     )
 
 
 @fact_route(router, "permit_recorded", facts.CasePermitRecorded, "Record a residence permit and its expiry")
 async def permit_recorded(
-    case_id: UUID, body: PermitRecorded, request: Request, caller: CurrentWriter, once: Once
+    case_id: UUID, body: PermitRecorded, request: Request, caller: Writing
 ) -> JSONResponse:
     return await record_fact(
         request,
         caller,
-        once,
         lambda c, k: case_facts.record_permit(c, k, caller.principal, case_id, **body.model_dump()),
     )
 
@@ -168,13 +166,12 @@ async def permit_recorded(
     "Record the date of the last arrival in the country",
 )
 async def arrival_recorded(
-    case_id: UUID, body: ArrivalRecorded, request: Request, caller: CurrentWriter, once: Once
+    case_id: UUID, body: ArrivalRecorded, request: Request, caller: Writing
 ) -> JSONResponse:
-    return await record_fact(
+    return await record_fact_alone(
         request,
         caller,
-        once,
-        lambda c, _k: case_facts.record_arrival(c, caller.principal, case_id, **body.model_dump()),
+        lambda c, _k, o: case_facts.record_arrival(c, caller.principal, case_id, **body.model_dump(), own=o),
     )
 
 
@@ -182,12 +179,11 @@ async def arrival_recorded(
     router, "contact_logged", facts.CaseContactLogged, "Log a contact with the person (call, visit, message)"
 )
 async def contact_logged(
-    case_id: UUID, body: ContactLogged, request: Request, caller: CurrentWriter, once: Once
+    case_id: UUID, body: ContactLogged, request: Request, caller: Writing
 ) -> JSONResponse:
     return await record_fact(
         request,
         caller,
-        once,
         lambda c, k: case_facts.log_contact(c, k, caller.principal, case_id, **body.model_dump()),
     )
 
@@ -199,11 +195,12 @@ async def contact_logged(
     "Record an interview with an authority (OFPRA, USCIS...)",
 )
 async def interview_held(
-    case_id: UUID, body: InterviewHeld, request: Request, caller: CurrentWriter, once: Once
+    case_id: UUID, body: InterviewHeld, request: Request, caller: Writing
 ) -> JSONResponse:
-    return await record_fact(
+    return await record_fact_alone(
         request,
         caller,
-        once,
-        lambda c, k: case_facts.hold_interview(c, k, caller.principal, case_id, **body.model_dump()),
+        lambda c, k, o: case_facts.hold_interview(
+            c, k, caller.principal, case_id, **body.model_dump(), own=o
+        ),
     )

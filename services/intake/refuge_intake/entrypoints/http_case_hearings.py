@@ -14,9 +14,7 @@ from pydantic import AwareDatetime, Field
 
 from refuge_common.contract import cases as facts
 from refuge_common.contract.vocabulary import Timezone
-from refuge_intake.entrypoints.http_auth import CurrentWriter
-from refuge_intake.entrypoints.http_case_views import Body, Name, fact_route, record_fact
-from refuge_intake.entrypoints.http_idempotency import Once
+from refuge_intake.entrypoints.http_case_views import Body, Name, Writing, fact_route, record_fact
 from refuge_intake.service_layer import case_hearings
 
 router = APIRouter(tags=["case facts"])
@@ -46,47 +44,41 @@ class HearingHeld(Body):
 
 @fact_route(router, "hearing_scheduled", facts.CaseHearingScheduled, "Record a hearing set for the case")
 async def hearing_scheduled(
-    case_id: UUID, body: HearingScheduled, request: Request, caller: CurrentWriter, once: Once
+    case_id: UUID, body: HearingScheduled, request: Request, caller: Writing
 ) -> JSONResponse:
     return await record_fact(
         request,
         caller,
-        once,
         lambda c, _k: case_hearings.schedule_hearing(c, caller.principal, case_id, **body.model_dump()),
     )
 
 
 @fact_route(router, "hearing_rescheduled", facts.CaseHearingRescheduled, "Move a hearing to another instant")
 async def hearing_rescheduled(
-    case_id: UUID, body: HearingRescheduled, request: Request, caller: CurrentWriter, once: Once
+    case_id: UUID, body: HearingRescheduled, request: Request, caller: Writing
 ) -> JSONResponse:
     return await record_fact(
         request,
         caller,
-        once,
         lambda c, _k: case_hearings.reschedule_hearing(c, caller.principal, case_id, **body.model_dump()),
     )
 
 
 @fact_route(router, "hearing_cancelled", facts.CaseHearingCancelled, "Cancel a hearing without a new date")
 async def hearing_cancelled(
-    case_id: UUID, body: HearingCancelled, request: Request, caller: CurrentWriter, once: Once
+    case_id: UUID, body: HearingCancelled, request: Request, caller: Writing
 ) -> JSONResponse:
     return await record_fact(
         request,
         caller,
-        once,
         lambda c, _k: case_hearings.cancel_hearing(c, caller.principal, case_id, **body.model_dump()),
     )
 
 
 @fact_route(router, "hearing_held", facts.CaseHearingHeld, "Record that a hearing took place")
-async def hearing_held(
-    case_id: UUID, body: HearingHeld, request: Request, caller: CurrentWriter, once: Once
-) -> JSONResponse:
+async def hearing_held(case_id: UUID, body: HearingHeld, request: Request, caller: Writing) -> JSONResponse:
     return await record_fact(
         request,
         caller,
-        once,
         lambda c, _k: case_hearings.hold_hearing(c, caller.principal, case_id, **body.model_dump()),
     )

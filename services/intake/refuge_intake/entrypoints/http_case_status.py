@@ -15,9 +15,7 @@ from pydantic import AwareDatetime, Field
 
 from refuge_common.contract import cases as facts
 from refuge_common.contract.vocabulary import CaseOutcome, ConsentPurpose
-from refuge_intake.entrypoints.http_auth import CurrentWriter
-from refuge_intake.entrypoints.http_case_views import Body, fact_route, record_fact
-from refuge_intake.entrypoints.http_idempotency import Once
+from refuge_intake.entrypoints.http_case_views import Body, Writing, fact_route, record_fact
 from refuge_intake.service_layer import case_status
 
 router = APIRouter(tags=["case facts"])
@@ -48,12 +46,11 @@ class Closed(Body):
 
 @fact_route(router, "consent_recorded", facts.CaseConsentRecorded, "Record a consent given or withdrawn")
 async def consent_recorded(
-    case_id: UUID, body: ConsentRecorded, request: Request, caller: CurrentWriter, once: Once
+    case_id: UUID, body: ConsentRecorded, request: Request, caller: Writing
 ) -> JSONResponse:
     return await record_fact(
         request,
         caller,
-        once,
         lambda c, _k: case_status.record_consent(c, caller.principal, case_id, **body.model_dump()),
     )
 
@@ -61,24 +58,18 @@ async def consent_recorded(
 @fact_route(
     router, "transferred", facts.CaseTransferred, "Move the case to another office of the organisation"
 )
-async def transferred(
-    case_id: UUID, body: Transferred, request: Request, caller: CurrentWriter, once: Once
-) -> JSONResponse:
+async def transferred(case_id: UUID, body: Transferred, request: Request, caller: Writing) -> JSONResponse:
     return await record_fact(
         request,
         caller,
-        once,
         lambda c, _k: case_status.transfer(c, caller.principal, case_id, **body.model_dump()),
     )
 
 
 @fact_route(router, "closed", facts.CaseClosed, "Close the case with its outcome")
-async def closed(
-    case_id: UUID, body: Closed, request: Request, caller: CurrentWriter, once: Once
-) -> JSONResponse:
+async def closed(case_id: UUID, body: Closed, request: Request, caller: Writing) -> JSONResponse:
     return await record_fact(
         request,
         caller,
-        once,
         lambda c, _k: case_status.close(c, caller.principal, case_id, **body.model_dump()),
     )

@@ -13,16 +13,16 @@ from pydantic import BaseModel, Field
 from refuge_common.contract.vocabulary import CaseType, ContactChannel, Jurisdiction
 from refuge_common.crypto.keyring import Keyring
 from refuge_common.db.pool import Connection
+from refuge_intake.adapters.case_writes import OwnTransaction
 from refuge_intake.domain.case_search import DEFAULT_LIMIT, MAX_LIMIT, CaseFilters
 from refuge_intake.domain.cases import CaseStatus
 from refuge_intake.domain.normalise import InvalidField
-from refuge_intake.entrypoints.http_auth import CurrentPrincipal, CurrentWriter
-from refuge_intake.entrypoints.http_case_views import CaseView, write_once
-from refuge_intake.entrypoints.http_idempotency import Once
+from refuge_intake.entrypoints.http_auth import CurrentPrincipal
+from refuge_intake.entrypoints.http_case_views import WRITE_DOCUMENTED, CaseView, Writing, write_alone
 from refuge_intake.entrypoints.http_litigation import LitigationRecord
 from refuge_intake.entrypoints.http_refusals import COLLECTION, READ, REFUSALS, refused
 from refuge_intake.entrypoints.http_text import StorableModel
-from refuge_intake.service_layer import cases
+from refuge_intake.service_layer import case_opening, cases
 from refuge_intake.service_layer.idempotency import Answer
 
 router = APIRouter(tags=["cases"])
@@ -64,13 +64,14 @@ class CasePage(BaseModel):
     response_model=CaseView,
     summary="Open a case",
     responses=COLLECTION,
+    openapi_extra=WRITE_DOCUMENTED,
 )
-async def open_case(body: OpenCase, request: Request, caller: CurrentWriter, once: Once) -> JSONResponse:
-    async def write(connection: Connection, _keyring: Keyring) -> Answer:
-        case = await cases.open_case(connection, caller.principal, **body.model_dump())
+async def open_case(body: OpenCase, request: Request, caller: Writing) -> JSONResponse:
+    async def write(connection: Connection, _keyring: Keyring, own: OwnTransaction | None) -> Answer:
+        case = await case_opening.open_case(connection, caller.principal, **body.model_dump(), own=own)
         return Answer(status.HTTP_201_CREATED, CaseView.of(case).model_dump(mode="json"))
 
-    return await write_once(request, caller, once, write)
+    return await write_alone(request, caller, write)
 
 
 @router.get(

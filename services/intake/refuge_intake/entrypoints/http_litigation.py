@@ -18,9 +18,7 @@ from pydantic import ConfigDict, Field, StringConstraints
 from refuge_common.crypto.keyring import Keyring
 from refuge_common.db.pool import Connection
 from refuge_intake.domain.litigation import Counsel, CounselRole, Development, DevelopmentKind, Litigation
-from refuge_intake.entrypoints.http_auth import CurrentWriter
-from refuge_intake.entrypoints.http_case_views import write_once
-from refuge_intake.entrypoints.http_idempotency import Once
+from refuge_intake.entrypoints.http_case_views import WRITE_DOCUMENTED, Writing, write_once
 from refuge_intake.entrypoints.http_refusals import WRITE
 from refuge_intake.entrypoints.http_text import StorableModel
 from refuge_intake.service_layer import litigation
@@ -107,16 +105,17 @@ class LitigationRecord(LitigationView):
     "/cases/{case_id}/litigation",
     response_model=LitigationView,
     responses=WRITE,
+    openapi_extra=WRITE_DOCUMENTED,
     summary="Record or replace a case's court, docket number, filing date and counsel",
 )
 async def put_litigation(
-    case_id: UUID, body: LitigationIn, request: Request, caller: CurrentWriter, once: Once
+    case_id: UUID, body: LitigationIn, request: Request, caller: Writing
 ) -> JSONResponse:
     async def write(connection: Connection, _keyring: Keyring) -> Answer:
         stored = await litigation.set_litigation(connection, caller.principal, case_id, body.domain())
         return Answer(status.HTTP_200_OK, LitigationView.of(stored).model_dump(mode="json"))
 
-    return await write_once(request, caller, once, write)
+    return await write_once(request, caller, write)
 
 
 @router.post(
@@ -124,13 +123,14 @@ async def put_litigation(
     status_code=status.HTTP_201_CREATED,
     response_model=DevelopmentView,
     responses=WRITE,
+    openapi_extra=WRITE_DOCUMENTED,
     summary="Add a development (order, motion, judgment...) to a case's proceedings",
 )
 async def add_development(
-    case_id: UUID, body: DevelopmentIn, request: Request, caller: CurrentWriter, once: Once
+    case_id: UUID, body: DevelopmentIn, request: Request, caller: Writing
 ) -> JSONResponse:
     async def write(connection: Connection, _keyring: Keyring) -> Answer:
         added = await litigation.add_development(connection, caller.principal, case_id, body.domain())
         return Answer(status.HTTP_201_CREATED, DevelopmentView(**added).model_dump(mode="json"))
 
-    return await write_once(request, caller, once, write)
+    return await write_once(request, caller, write)

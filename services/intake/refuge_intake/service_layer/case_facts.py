@@ -3,7 +3,9 @@ interviews (hearings are in case_hearings; consent, transfer and closing in case
 
 Every function runs in the caller's tenant transaction (see :mod:`.idempotency`): it locks
 the case, checks the fact against the case's state (:mod:`refuge_intake.domain.cases`),
-writes the state change, and appends the fact and its event through :func:`cases.record`.
+writes the state change, and appends the fact and its event through :func:`cases.record`;
+a fact that changes nothing on the case does all of it in one statement
+(:func:`cases.record_on_case`).
 """
 
 from __future__ import annotations
@@ -29,9 +31,18 @@ from refuge_common.crypto.sealing import seal
 from refuge_common.db.pool import Connection
 from refuge_intake.adapters import case_store
 from refuge_intake.adapters.case_store import Case
+from refuge_intake.adapters.case_writes import OwnTransaction
 from refuge_intake.domain import cases as rules
 from refuge_intake.domain.normalise import InvalidField
-from refuge_intake.service_layer.cases import Recorded, now, record, translated, writable_case
+from refuge_intake.service_layer.cases import (
+    Recorded,
+    now,
+    record,
+    record_on_case,
+    translated,
+    writable_case,
+)
+from refuge_intake.service_layer.errors import NeedsTransaction
 
 
 @translated
@@ -46,21 +57,26 @@ async def notify_decision(
     timezone: str | None,
     jurisdiction: str | None,
     decided_on: date | None = None,
+    own: OwnTransaction | None = None,
 ) -> Recorded:
     rules.not_in_future("notified_at", notified_at, now())
     if decided_on is not None and decided_on > notified_at.date():
         raise InvalidField("decided_on", "is after the notification")
-    case = await writable_case(connection, principal, case_id)
-    data = facts.CaseDecisionNotified(
-        case_id=case_id,
-        jurisdiction=jurisdiction or case.jurisdiction,
-        decision=decision,
-        regime=regime,
-        notified_at=notified_at,
-        timezone=timezone,
-        decided_on=decided_on,
+
+    def decision_in(case_jurisdiction: str) -> facts.CaseDecisionNotified:
+        return facts.CaseDecisionNotified(
+            case_id=case_id,
+            jurisdiction=jurisdiction or case_jurisdiction,
+            decision=decision,
+            regime=regime,
+            notified_at=notified_at,
+            timezone=timezone,
+            decided_on=decided_on,
+        )
+
+    return await record_on_case(
+        connection, principal, case_id, decision_in(jurisdiction) if jurisdiction else decision_in, own
     )
-    return await record(connection, principal, case, data)
 
 
 @translated
@@ -73,13 +89,13 @@ async def file_appeal(
     decision: Decision | None,
     deadline_id: UUID | None,
     court: str | None,
+    own: OwnTransaction | None = None,
 ) -> Recorded:
     rules.not_in_future("filed_at", filed_at, now())
-    case = await writable_case(connection, principal, case_id)
     data = facts.CaseAppealFiled(
         case_id=case_id, filed_at=filed_at, decision=decision, deadline_id=deadline_id, court=court
     )
-    return await record(connection, principal, case, data)
+    return await record_on_case(connection, principal, case_id, data, own)
 
 
 @translated
@@ -169,14 +185,24 @@ async def record_permit(
 
 @translated
 async def record_arrival(
-    connection: Connection, principal: Principal, case_id: UUID, *, arrived_on: date, jurisdiction: str | None
+    connection: Connection,
+    principal: Principal,
+    case_id: UUID,
+    *,
+    arrived_on: date,
+    jurisdiction: str | None,
+    own: OwnTransaction | None = None,
 ) -> Recorded:
     rules.not_in_future("arrived_on", arrived_on, now())
-    case = await writable_case(connection, principal, case_id)
-    data = facts.CaseArrivalRecorded(
-        case_id=case_id, arrived_on=arrived_on, jurisdiction=jurisdiction or case.jurisdiction
+
+    def arrival_in(case_jurisdiction: str) -> facts.CaseArrivalRecorded:
+        return facts.CaseArrivalRecorded(
+            case_id=case_id, arrived_on=arrived_on, jurisdiction=jurisdiction or case_jurisdiction
+        )
+
+    return await record_on_case(
+        connection, principal, case_id, arrival_in(jurisdiction) if jurisdiction else arrival_in, own
     )
-    return await record(connection, principal, case, data)
 
 
 @translated
@@ -226,9 +252,15 @@ async def hold_interview(
     held_at: datetime,
     authority: str | None,
     notes: str | None,
+    own: OwnTransaction | None = None,
 ) -> Recorded:
     rules.not_in_future("held_at", held_at, now())
+    if not notes:
+        data = facts.CaseInterviewHeld(case_id=case_id, held_at=held_at, authority=authority)
+        return await record_on_case(connection, principal, case_id, data, own)
+    if own is not None:
+        raise NeedsTransaction  # the person's key is read first
     case = await writable_case(connection, principal, case_id)
-    sealed = await _sealed_for_person(connection, keyring, case, "notes", {"text": notes}) if notes else None
+    sealed = await _sealed_for_person(connection, keyring, case, "notes", {"text": notes})
     data = facts.CaseInterviewHeld(case_id=case_id, held_at=held_at, authority=authority, notes=sealed)
     return await record(connection, principal, case, data)

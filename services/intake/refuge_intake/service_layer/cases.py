@@ -8,7 +8,6 @@ commit together.
 from __future__ import annotations
 
 import functools
-import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -19,19 +18,24 @@ import asyncpg
 
 from refuge_common.auth.principal import Principal, Role
 from refuge_common.contract.base import EventData
-from refuge_common.contract.cases import CaseOpened
 from refuge_common.contract.envelope import new_event
-from refuge_common.contract.vocabulary import CaseType, ContactChannel
 from refuge_common.db.pool import Connection, tenant_transaction
-from refuge_intake.adapters import case_queries, case_store, directory_store, litigation_store, person_store
+from refuge_intake.adapters import (
+    case_queries,
+    case_store,
+    case_writes,
+    litigation_store,
+)
 from refuge_intake.adapters.case_store import Case
+from refuge_intake.adapters.case_writes import OwnTransaction
 from refuge_intake.domain import cases as rules
 from refuge_intake.domain.case_search import CaseFilters, Cursor
 from refuge_intake.domain.cases import CaseStatus, FactConflict
 from refuge_intake.domain.litigation import Litigation
 from refuge_intake.domain.normalise import InvalidField
 from refuge_intake.schema import SOURCE
-from refuge_intake.service_layer.errors import Conflict, Forbidden, NotFound, Rejected
+from refuge_intake.service_layer import write_hints
+from refuge_intake.service_layer.errors import Conflict, Forbidden, NeedsTransaction, NotFound, Rejected
 
 
 @dataclass(frozen=True)
@@ -93,72 +97,6 @@ def office_scope(principal: Principal) -> UUID | None:
     return principal.office_id if principal.role is Role.CASEWORKER else None
 
 
-async def open_case(
-    connection: Connection,
-    principal: Principal,
-    *,
-    office_id: UUID | None,
-    case_type: CaseType,
-    channel: ContactChannel,
-    jurisdiction: str | None,
-    person_id: UUID | None,
-    caseworker_id: UUID | None,
-) -> Case:
-    tenant = principal.organisation_id
-    office_id = office_id or principal.office_id
-    if office_id is None:
-        raise Rejected("office_id", "required for a key that is not bound to an office")
-    if principal.role is Role.OPERATOR:
-        raise Forbidden("role: an operator watches streams and health, not cases")
-    if (
-        principal.office_id is not None
-        and principal.role is Role.CASEWORKER
-        and office_id != principal.office_id
-    ):
-        raise Rejected("office_id", "a caseworker opens cases in their own office")
-    office = await directory_store.get_office(connection, office_id)
-    if office is None:
-        raise Rejected("office_id", "no such office")
-    if office.closed:
-        raise Rejected("office_id", "the office is closed")
-    if caseworker_id is not None and not await directory_store.staff_exists(connection, caseworker_id):
-        raise Rejected("caseworker_id", "no such staff member")
-    if person_id is not None:
-        # RLS confines the lookup to the caller's organisation: another tenant's
-        # person reads as absent, like one that never existed.
-        person = await person_store.status(connection, person_id)
-        if person is None:
-            raise Rejected("person_id", "no such person in this organisation")
-        if person == "erased":
-            raise Rejected("person_id", "the person was erased")
-    case = Case(
-        case_id=uuid.uuid4(),
-        tenant_id=tenant,
-        office_id=office_id,
-        case_type=case_type,
-        jurisdiction=jurisdiction or office.jurisdiction,
-        channel=channel,
-        person_id=person_id,
-        caseworker_id=caseworker_id,
-        status=CaseStatus.OPEN,
-        opened_at=datetime.now(UTC),
-        closed_at=None,
-    )
-    data = CaseOpened(
-        case_id=case.case_id,
-        organisation_id=tenant,
-        office_id=office_id,
-        case_type=case_type,
-        jurisdiction=case.jurisdiction,
-        channel=channel,
-        opened_at=case.opened_at,
-        person_id=person_id,
-        caseworker_id=caseworker_id,
-    )
-    await record(connection, principal, case, data, opening=True)
-    return case
-
-
 async def case_record(pool: asyncpg.Pool, principal: Principal, case_id: UUID) -> CaseRecord:
     async with tenant_transaction(pool, principal.organisation_id) as connection:
         case = await case_store.get_case(connection, case_id)
@@ -210,11 +148,8 @@ async def writable_case(
     return case
 
 
-async def record(
-    connection: Connection, principal: Principal, case: Case, data: EventData, *, opening: bool = False
-) -> Recorded:
-    """Append the fact to the case's timeline and its event to the outbox; with
-    ``opening``, insert the case too (all in one statement)."""
+async def record(connection: Connection, principal: Principal, case: Case, data: EventData) -> Recorded:
+    """Append the fact to the locked case's timeline and its event to the outbox."""
 
     try:
         rules.refuse_if_closed(case.status, data)
@@ -223,11 +158,64 @@ async def record(
     envelope = new_event(SOURCE, data, case.tenant_id)
     payload = data.model_dump(mode="json")
     await case_store.append_fact(
+        connection, case_id=case.case_id, fact=envelope, data=payload, recorded_by=principal.key_id
+    )
+    return Recorded(envelope.id, data, case, payload)
+
+
+async def record_on_case(
+    connection: Connection,
+    principal: Principal,
+    case_id: UUID,
+    data: EventData | Callable[[str], EventData],
+    own: OwnTransaction | None = None,
+) -> Recorded:
+    """:func:`writable_case` then :func:`record` in one statement, for a fact that changes
+    nothing on the case: the statement locks the case, and appends the fact only if the
+    case is one the caller may write to (its office) and takes the fact (not closed).
+    With ``own``, that statement is the write's transaction (see ``case_writes``).
+
+    ``data``: the fact, or how to build it from the case's jurisdiction; that one is kept
+    from the case's opening or an earlier write (:mod:`.write_hints`), and without it the
+    case is read first (in a tenant transaction: :class:`NeedsTransaction` with ``own``)."""
+
+    if principal.role is Role.OPERATOR:
+        raise NotFound(f"case {case_id} not found")
+    build = data if callable(data) else None
+    jurisdiction = write_hints.CASES.get(case_id) if build is not None else None
+    if build is not None:
+        if jurisdiction is None:
+            if own is not None:
+                raise NeedsTransaction
+            case = await writable_case(connection, principal, case_id)
+            write_hints.CASES.keep(case_id, case.jurisdiction)
+            return await record(connection, principal, case, build(case.jurisdiction))
+        data = build(jurisdiction)
+    assert not callable(data)
+    envelope = new_event(SOURCE, data, principal.organisation_id)
+    payload = data.model_dump(mode="json")
+    seen = await case_writes.append_fact_if(
         connection,
-        case_id=case.case_id,
+        case_id=case_id,
         fact=envelope,
         data=payload,
         recorded_by=principal.key_id,
-        opening=case if opening else None,
+        office_scope=office_scope(principal),
+        closed_ok=rules.accepts_on_closed_case(data),
+        case_jurisdiction=jurisdiction,
+        own=own,
     )
-    return Recorded(envelope.id, data, case, payload)
+    # The refusals writable_case and record give, for what the statement read; it wrote
+    # nothing in these cases.
+    if seen is None or not may_see(principal, seen.case):
+        raise NotFound(f"case {case_id} not found")
+    if seen.case.status == CaseStatus.CLOSED and not rules.accepts_on_closed_case(data):
+        raise Conflict("case_id", rules.CLOSED_CASE)
+    write_hints.CASES.keep(case_id, seen.case.jurisdiction)
+    if not seen.written:  # the kept jurisdiction was not the case's (nothing was written)
+        assert build is not None
+        if own is not None:
+            raise NeedsTransaction
+        # In a transaction, the case is locked now.
+        return await record(connection, principal, seen.case, build(seen.case.jurisdiction))
+    return Recorded(envelope.id, data, seen.case, payload)

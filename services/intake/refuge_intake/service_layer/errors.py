@@ -25,3 +25,8 @@ class Gone(LookupError):
 
 class Conflict(Rejected):
     """Well-formed, but the record's current state refuses it (a closed case...); names the field."""
+
+
+class NeedsTransaction(Exception):
+    """A write asked to be one statement of its own transaction has to read first: it
+    wrote nothing, and runs again in a tenant transaction."""

@@ -16,7 +16,7 @@ from fastapi.routing import APIRoute
 from refuge_common.auth.principal import Role
 from refuge_common.db.pool import tenant_transaction
 from refuge_intake import entrypoints
-from refuge_intake.entrypoints import http_auth
+from refuge_intake.entrypoints import http_auth, http_case_views
 from refuge_intake.service_layer import onboarding
 
 if TYPE_CHECKING:
@@ -100,24 +100,50 @@ def test_every_route_taking_a_writer_writes_through_write_once() -> None:
     it) runs that check, so a route that takes a Writer must write through one of them."""
 
     takers: list[str] = []
-    modules = [
-        importlib.import_module(f"refuge_intake.entrypoints.{m.name}")
-        for m in pkgutil.iter_modules(entrypoints.__path__)
-    ]
-    routes = [r for m in modules if hasattr(m, "router") for r in m.router.routes]
+    routes = _routes()
     assert len(routes) > 20
     for route in routes:
         if not isinstance(route, APIRoute):
             continue
         calls = {dependency.call for dependency in _dependencies(route.dependant)}
-        if http_auth.writer in calls:
+        if http_case_views.write_caller in calls:
             names = route.endpoint.__code__.co_names
-            assert "write_once" in names or "record_fact" in names, route.path
+            assert {"write_once", "record_fact", "write_alone", "record_fact_alone"} & set(names), route.path
             assert http_auth.current_principal not in calls, route.path
             takers.append(route.path)
     assert "/cases" in takers and "/cases/{case_id}/facts/decision_notified" in takers
     source = inspect.getsource(http_auth.VerifiedKeys.check)
     assert "require_usable_key" in source
+
+
+async def test_every_write_documents_its_credentials_and_idempotency_key(intake: Intake) -> None:
+    """write_caller reads the bearer and the Idempotency-Key by hand: each route taking it
+    documents both as FastAPI documents them where they are declared (POST /persons)."""
+
+    document = intake.app.openapi()
+    [declared] = [p for p in document["paths"]["/persons"]["post"]["parameters"] if p["in"] == "header"]
+    assert declared["name"] == "Idempotency-Key"
+    writes = [
+        route
+        for route in _routes()
+        if isinstance(route, APIRoute)
+        and http_case_views.write_caller in {d.call for d in _dependencies(route.dependant)}
+    ]
+    assert len(writes) > 15
+    for route in writes:
+        for method in route.methods:
+            operation = document["paths"][route.path][method.lower()]
+            assert operation["security"] == [{"HTTPBearer": []}], route.path
+            assert [p for p in operation["parameters"] if p["in"] == "header"] == [declared], route.path
+    assert "HTTPBearer" in document["components"]["securitySchemes"]
+
+
+def _routes() -> list[Any]:
+    modules = [
+        importlib.import_module(f"refuge_intake.entrypoints.{m.name}")
+        for m in pkgutil.iter_modules(entrypoints.__path__)
+    ]
+    return [r for m in modules if hasattr(m, "router") for r in m.router.routes]
 
 
 def _dependencies(dependant: Any) -> list[Any]:
