@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -23,6 +24,10 @@ from refuge_intake.bootstrap import build_app
 from refuge_intake.schema import SCHEMA
 from refuge_intake.service_layer import onboarding
 from refuge_intake.settings import IntakeSettings
+
+# --import-mode=importlib puts no test directory on sys.path: the case-write tests import
+# case_write_support.py from here.
+sys.path.insert(0, str(Path(__file__).parent))
 
 
 @dataclass(frozen=True)

@@ -8,12 +8,12 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 from uuid import UUID
 
 import pytest
+from case_write_support import CASE, bearer, cases_of_office, new_office, open_case, timeline_of
 
-from refuge_common.contract.vocabulary import OfficeKind
 from refuge_common.db.pool import tenant_transaction
 from refuge_intake.service_layer import onboarding, write_hints
 
@@ -21,50 +21,7 @@ if TYPE_CHECKING:
     from conftest import Intake
 
 pytestmark = pytest.mark.integration
-CASE = {"case_type": "removal_appeal", "channel": "phone"}
 DECISION = {"decision": "oqtf", "regime": "ordinary", "notified_at": "2024-03-01T10:00:00+01:00"}
-
-
-def bearer(key: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {key}"}
-
-
-async def _office(intake: Intake, jurisdiction: str = "FR") -> UUID:
-    """A new office of A's, for the tests that change or close it."""
-
-    return await onboarding.open_office(
-        intake.pool,
-        intake.a.organisation_id,
-        name=f"office {uuid.uuid4().hex[:8]}",
-        kind=OfficeKind.DROP_IN_CLINIC,
-        timezone="Europe/Paris",
-        jurisdiction=jurisdiction,
-    )
-
-
-async def _open(intake: Intake, office: UUID, **extra: object) -> dict[str, Any]:
-    response = await intake.client.post(
-        "/cases", json={**CASE, "office_id": str(office), **extra}, headers=bearer(intake.a.coordinator_key)
-    )
-    assert response.status_code == 201, response.text
-    answer: dict[str, Any] = response.json()
-    return answer
-
-
-async def _stored(intake: Intake, tenant: UUID, sql: str, *args: object) -> int:
-    async with tenant_transaction(intake.pool, tenant) as connection:
-        return int(await connection.fetchval(sql, *args))
-
-
-async def _cases_of_office(intake: Intake, tenant: UUID, office: UUID) -> int:
-    return await _stored(intake, tenant, "SELECT count(*) FROM intake.cases WHERE office_id = $1", office)
-
-
-async def _facts(intake: Intake, case_id: str) -> list[dict[str, Any]]:
-    answer = await intake.client.get(f"/cases/{case_id}", headers=bearer(intake.a.coordinator_key))
-    assert answer.status_code == 200, answer.text
-    timeline: list[dict[str, Any]] = answer.json()["timeline"]
-    return timeline
 
 
 @pytest.mark.parametrize("kept", [True, False], ids=["office kept", "office not kept"])
@@ -78,7 +35,7 @@ async def test_a_case_in_another_tenants_office_is_refused_naming_office_id(
     assert write_hints.OFFICES.get(b_office) is not None
     if not kept:
         write_hints.OFFICES.forget(b_office)
-    before = await _cases_of_office(intake, intake.b.organisation_id, b_office)
+    before = await cases_of_office(intake, intake.b.organisation_id, b_office)
     for extra in ({}, {"jurisdiction": "FR"}):
         refused = await intake.client.post(
             "/cases",
@@ -87,8 +44,8 @@ async def test_a_case_in_another_tenants_office_is_refused_naming_office_id(
         )
         assert refused.status_code == 422, refused.text
         assert refused.json() == {"detail": "office_id: no such office"}
-    assert await _cases_of_office(intake, intake.b.organisation_id, b_office) == before
-    assert await _cases_of_office(intake, intake.a.organisation_id, b_office) == 0
+    assert await cases_of_office(intake, intake.b.organisation_id, b_office) == before
+    assert await cases_of_office(intake, intake.a.organisation_id, b_office) == 0
 
 
 async def test_an_unknown_office_is_refused_naming_office_id(intake: Intake) -> None:
@@ -107,9 +64,9 @@ async def test_an_unknown_office_is_refused_naming_office_id(intake: Intake) -> 
 async def test_a_closed_office_takes_no_case_and_nothing_is_stored(
     intake: Intake, jurisdiction: str | None
 ) -> None:
-    office = await _office(intake)
+    office = await new_office(intake)
     extra = {"jurisdiction": jurisdiction} if jurisdiction else {}
-    await _open(intake, office, **extra)  # the process now keeps the office
+    await open_case(intake, office, **extra)  # the process now keeps the office
     assert write_hints.OFFICES.get(office) == "FR"
     await onboarding.close_office(intake.pool, intake.a.organisation_id, office)
     refused = await intake.client.post(
@@ -117,26 +74,26 @@ async def test_a_closed_office_takes_no_case_and_nothing_is_stored(
     )
     assert refused.status_code == 422, refused.text
     assert refused.json() == {"detail": "office_id: the office is closed"}
-    assert await _cases_of_office(intake, intake.a.organisation_id, office) == 1
+    assert await cases_of_office(intake, intake.a.organisation_id, office) == 1
 
 
 async def test_a_case_takes_its_offices_jurisdiction_as_it_is_now(intake: Intake) -> None:
-    office = await _office(intake, "FR")
-    first = await _open(intake, office)
+    office = await new_office(intake, "FR")
+    first = await open_case(intake, office)
     assert first["jurisdiction"] == "FR"
     await onboarding.update_office(intake.pool, intake.a.organisation_id, office, jurisdiction="FR-976")
     assert write_hints.OFFICES.get(office) == "FR", "the process still keeps the former one"
-    second = await _open(intake, office)
+    second = await open_case(intake, office)
     assert second["jurisdiction"] == "FR-976"
-    [opened] = await _facts(intake, second["case_id"])
+    [opened] = await timeline_of(intake, second["case_id"])
     assert opened["data"]["jurisdiction"] == "FR-976", "the event says what the case says"
-    assert await _cases_of_office(intake, intake.a.organisation_id, office) == 2
+    assert await cases_of_office(intake, intake.a.organisation_id, office) == 2
     assert write_hints.OFFICES.get(office) == "FR-976"
 
 
 async def test_a_decision_takes_its_cases_jurisdiction_whatever_the_process_kept(intake: Intake) -> None:
-    office = await _office(intake, "FR-976")
-    case_id = (await _open(intake, office))["case_id"]
+    office = await new_office(intake, "FR-976")
+    case_id = (await open_case(intake, office))["case_id"]
     for kept in ("FR-976", None, "US-NY"):  # the right one, none, a wrong one
         if kept is None:
             write_hints.CASES.forget(UUID(case_id))
@@ -150,16 +107,15 @@ async def test_a_decision_takes_its_cases_jurisdiction_whatever_the_process_kept
         assert response.status_code == 201, response.text
         assert response.json()["data"]["jurisdiction"] == "FR-976"
         assert response.json()["case"]["jurisdiction"] == "FR-976"
-    decisions = [
-        fact for fact in await _facts(intake, case_id) if fact["event_type"].endswith("decision_notified.v1")
-    ]
+    timeline = await timeline_of(intake, case_id)
+    decisions = [fact for fact in timeline if fact["event_type"].endswith("decision_notified.v1")]
     assert [fact["data"]["jurisdiction"] for fact in decisions] == ["FR-976"] * 3
 
 
 @pytest.mark.parametrize("kept", [True, False], ids=["case kept", "case not kept"])
 async def test_a_fact_on_a_closed_case_or_anothers_case_writes_nothing(intake: Intake, kept: bool) -> None:
     a, b = intake.a, intake.b
-    case_id = (await _open(intake, a.offices[0]))["case_id"]
+    case_id = (await open_case(intake, a.offices[0]))["case_id"]
     if not kept:
         write_hints.CASES.forget(UUID(case_id))
     path = f"/cases/{case_id}/facts/decision_notified"
@@ -184,7 +140,7 @@ async def test_a_fact_on_a_closed_case_or_anothers_case_writes_nothing(intake: I
         )
         assert response.status_code == 409, response.text
         assert "closed" in response.json()["detail"] and "case_id" in response.json()["detail"]
-    assert [fact["event_type"].split(".")[3] for fact in await _facts(intake, case_id)] == [
+    assert [fact["event_type"].split(".")[3] for fact in await timeline_of(intake, case_id)] == [
         "opened",
         "closed",
     ]
@@ -195,7 +151,7 @@ async def test_a_fact_waits_for_another_write_to_its_case(intake: Intake) -> Non
     case (here a transaction holding the lock) makes it wait, so the case's events enter
     the outbox in the order their writes commit."""
 
-    case_id = (await _open(intake, intake.a.offices[0]))["case_id"]
+    case_id = (await open_case(intake, intake.a.offices[0]))["case_id"]
     assert write_hints.CASES.get(UUID(case_id)) is not None, "the fact takes the one-statement path"
     async with tenant_transaction(intake.pool, intake.a.organisation_id) as holder:
         # What an UPDATE of the case (a status change, a transfer) takes: it does not stop the

@@ -6,17 +6,18 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 from uuid import UUID
 
 import asyncpg
 import pytest
+from case_write_support import bearer, cases_of_office, new_office, open_case, timeline_of
 
 from refuge_common.auth.principal import Role
 from refuge_common.contract import cases as facts
 from refuge_common.contract.cases import CaseOpened
 from refuge_common.contract.envelope import new_event
-from refuge_common.contract.vocabulary import CaseType, ContactChannel, OfficeKind
+from refuge_common.contract.vocabulary import CaseType, ContactChannel
 from refuge_common.db.pool import tenant_transaction
 from refuge_intake.adapters import case_writes
 from refuge_intake.adapters.case_store import Case
@@ -27,49 +28,6 @@ if TYPE_CHECKING:
     from conftest import Intake
 
 pytestmark = pytest.mark.integration
-CASE = {"case_type": "removal_appeal", "channel": "phone"}
-
-
-def bearer(key: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {key}"}
-
-
-async def _office(intake: Intake, jurisdiction: str = "FR") -> UUID:
-    """A new office of A's, for the tests that change or close it."""
-
-    return await onboarding.open_office(
-        intake.pool,
-        intake.a.organisation_id,
-        name=f"office {uuid.uuid4().hex[:8]}",
-        kind=OfficeKind.DROP_IN_CLINIC,
-        timezone="Europe/Paris",
-        jurisdiction=jurisdiction,
-    )
-
-
-async def _open(intake: Intake, office: UUID, **extra: object) -> dict[str, Any]:
-    response = await intake.client.post(
-        "/cases", json={**CASE, "office_id": str(office), **extra}, headers=bearer(intake.a.coordinator_key)
-    )
-    assert response.status_code == 201, response.text
-    answer: dict[str, Any] = response.json()
-    return answer
-
-
-async def _stored(intake: Intake, tenant: UUID, sql: str, *args: object) -> int:
-    async with tenant_transaction(intake.pool, tenant) as connection:
-        return int(await connection.fetchval(sql, *args))
-
-
-async def _cases_of_office(intake: Intake, tenant: UUID, office: UUID) -> int:
-    return await _stored(intake, tenant, "SELECT count(*) FROM intake.cases WHERE office_id = $1", office)
-
-
-async def _facts(intake: Intake, case_id: str) -> list[dict[str, Any]]:
-    answer = await intake.client.get(f"/cases/{case_id}", headers=bearer(intake.a.coordinator_key))
-    assert answer.status_code == 200, answer.text
-    timeline: list[dict[str, Any]] = answer.json()["timeline"]
-    return timeline
 
 
 FACTS_OF_CASE = "SELECT count(*) FROM intake.case_facts WHERE case_id = $1"
@@ -116,7 +74,7 @@ async def _try_append(
 
 async def test_the_fact_statement_appends_only_on_a_case_it_admits(intake: Intake) -> None:
     a = intake.a
-    case_id = (await _open(intake, a.offices[0]))["case_id"]
+    case_id = (await open_case(intake, a.offices[0]))["case_id"]
     assert await _try_append(intake, case_id, office_scope=None, closed_ok=False) == (
         True,
         2,
@@ -137,36 +95,43 @@ async def test_the_fact_statement_appends_only_on_a_case_it_admits(intake: Intak
     )
 
 
+def _new_case(intake: Intake, office: UUID) -> tuple[Case, CaseOpened]:
+    """A case of A's in ``office`` and its opening fact, not yet written."""
+
+    case = Case(
+        case_id=uuid.uuid4(),
+        tenant_id=intake.a.organisation_id,
+        office_id=office,
+        case_type="removal_appeal",
+        jurisdiction="FR",
+        channel="phone",
+        person_id=None,
+        caseworker_id=None,
+        status="open",
+        opened_at=datetime.now(UTC),
+        closed_at=None,
+    )
+    data = CaseOpened(
+        case_id=case.case_id,
+        organisation_id=case.tenant_id,
+        office_id=office,
+        case_type=CaseType.REMOVAL_APPEAL,
+        jurisdiction="FR",
+        channel=ContactChannel.PHONE,
+        opened_at=case.opened_at,
+    )
+    return case, data
+
+
 async def test_the_opening_statement_opens_only_in_an_open_office_of_the_tenant(intake: Intake) -> None:
-    closed_office = await _office(intake)
+    closed_office = await new_office(intake)
     await onboarding.close_office(intake.pool, intake.a.organisation_id, closed_office)
     for office, expected in (
         (intake.a.offices[0], (True, False, True)),
         (closed_office, (True, True, False)),
         (intake.b.offices[0], (False, False, False)),
     ):
-        case = Case(
-            case_id=uuid.uuid4(),
-            tenant_id=intake.a.organisation_id,
-            office_id=office,
-            case_type="removal_appeal",
-            jurisdiction="FR",
-            channel="phone",
-            person_id=None,
-            caseworker_id=None,
-            status="open",
-            opened_at=datetime.now(UTC),
-            closed_at=None,
-        )
-        data = CaseOpened(
-            case_id=case.case_id,
-            organisation_id=case.tenant_id,
-            office_id=office,
-            case_type=CaseType.REMOVAL_APPEAL,
-            jurisdiction="FR",
-            channel=ContactChannel.PHONE,
-            opened_at=case.opened_at,
-        )
+        case, data = _new_case(intake, office)
         async with tenant_transaction(intake.pool, intake.a.organisation_id) as connection:
             seen = await case_writes.open_case(
                 connection,
@@ -188,7 +153,7 @@ async def test_a_statement_of_its_own_transaction_commits_only_what_it_admits(in
     what it refuses must not be written, since nothing rolls it back afterwards."""
 
     a, b = intake.a, intake.b
-    case_id = UUID((await _open(intake, a.offices[0]))["case_id"])
+    case_id = UUID((await open_case(intake, a.offices[0]))["case_id"])
     closed = await intake.client.post(
         f"/cases/{case_id}/facts/closed", json={"outcome": "withdrawn"}, headers=bearer(a.coordinator_key)
     )
@@ -212,38 +177,17 @@ async def test_a_statement_of_its_own_transaction_commits_only_what_it_admits(in
 
     assert await append(b.organisation_id, closed_ok=True) is None, "another tenant's case is absent"
     assert await append(a.organisation_id, closed_ok=False) is False, "a closed case takes no appeal"
-    assert len(await _facts(intake, str(case_id))) == 2
+    assert len(await timeline_of(intake, str(case_id))) == 2
     assert await append(a.organisation_id, closed_ok=True) is True
-    assert len(await _facts(intake, str(case_id))) == 3, "committed by the statement itself"
+    assert len(await timeline_of(intake, str(case_id))) == 3, "committed by the statement itself"
 
 
 async def test_a_statement_of_its_own_transaction_checks_the_key(intake: Intake) -> None:
     key = await onboarding.create_api_key(intake.pool, intake.a.organisation_id, role=Role.COORDINATOR)
     key_id = key.split("_")[1]
     await onboarding.revoke_api_key(intake.pool, key_id)
-    office = await _office(intake)
-    case = Case(
-        case_id=uuid.uuid4(),
-        tenant_id=intake.a.organisation_id,
-        office_id=office,
-        case_type="removal_appeal",
-        jurisdiction="FR",
-        channel="phone",
-        person_id=None,
-        caseworker_id=None,
-        status="open",
-        opened_at=datetime.now(UTC),
-        closed_at=None,
-    )
-    data = CaseOpened(
-        case_id=case.case_id,
-        organisation_id=case.tenant_id,
-        office_id=office,
-        case_type=CaseType.REMOVAL_APPEAL,
-        jurisdiction="FR",
-        channel=ContactChannel.PHONE,
-        opened_at=case.opened_at,
-    )
+    office = await new_office(intake)
+    case, data = _new_case(intake, office)
     with pytest.raises(asyncpg.InvalidAuthorizationSpecificationError):
         async with intake.pool.acquire() as connection:
             await case_writes.open_case(
@@ -255,4 +199,4 @@ async def test_a_statement_of_its_own_transaction_checks_the_key(intake: Intake)
                 office_jurisdiction=None,
                 own=case_writes.OwnTransaction(case.tenant_id, key_id, nudged=False),
             )
-    assert await _cases_of_office(intake, intake.a.organisation_id, office) == 0
+    assert await cases_of_office(intake, intake.a.organisation_id, office) == 0
