@@ -11,8 +11,9 @@ import os
 import subprocess
 import sys
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, time
+from typing import TypeVar
 from zoneinfo import ZoneInfo
 
 import asyncpg
@@ -26,6 +27,7 @@ from refuge_devstack.sms_sink import SmsSinkServer, SmsStore
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
 PARIS = ZoneInfo("Europe/Paris")
+T = TypeVar("T")
 INBOUND_SECRET = "e2e-inbound-secret"
 # The person lives where it is daytime now, so that quiet hours do not hold the SMS back.
 ZONES = ("Europe/Paris", "America/New_York", "Asia/Tokyo", "America/Los_Angeles", "Asia/Kolkata")
@@ -112,16 +114,12 @@ def test_a_beneficiary_who_consented_is_texted_and_emailed_and_can_say_stop(
         )
         assert decision.status_code == 201, decision.text
 
-    try:
-        [sms] = wait_until(
-            lambda: [m for m in sms_sink.store.messages if m["to"] == phone], timeout=90, what="the SMS"
-        )
-    except AssertionError as error:
-        # Say where the message stopped: the delivery log knows (no personal data in it).
-        raise AssertionError(f"{error}; the person's deliveries: {_deliveries(stack, person_id)}") from error
+    [sms] = _arrived(
+        stack, person_id, lambda: [m for m in sms_sink.store.messages if m["to"] == phone], "the SMS"
+    )
     assert sms["body"].startswith("\u200fAssociation d'aide juridique: تنتهي مهلة تقديم طعنك يوم")
     assert "STOP" in sms["body"] and "Amina" not in sms["body"] and "Haddad" not in sms["body"]
-    [mail] = wait_until(lambda: stack.mail_to(address), timeout=60, what="the beneficiary's e-mail")
+    [mail] = _arrived(stack, person_id, lambda: stack.mail_to(address), "the beneficiary's e-mail")
     message = mail.message
     html = message.get_body(preferencelist=("html",)).get_content()  # type: ignore[union-attr]
     assert 'dir="rtl"' in html and message["List-Unsubscribe"]
@@ -158,12 +156,23 @@ def _sms_consent(stack: Stack, person_id: str) -> tuple[bool, str] | None:
     return asyncio.run(query())
 
 
+def _arrived(stack: Stack, person_id: str, probe: Callable[[], list[T]], what: str) -> list[T]:
+    """What ``probe`` finds within 90 s; else a failure that says where each of the person's
+    messages stopped (the delivery log knows, and holds no personal data)."""
+
+    try:
+        return wait_until(probe, timeout=90, what=what)
+    except AssertionError as error:
+        raise AssertionError(f"{error}; the person's deliveries: {_deliveries(stack, person_id)}") from error
+
+
 def _deliveries(stack: Stack, person_id: str) -> list[dict[str, object]]:
     async def query() -> list[dict[str, object]]:
         connection = await asyncpg.connect(stack.env["DATABASE_URL"])
         try:
             rows = await connection.fetch(
-                """SELECT channel, template, status, last_error, attempts, created_at, next_attempt_at
+                """SELECT channel, template, status, last_error, attempts, created_at, next_attempt_at,
+                          lease_until
                    FROM notifications.deliveries WHERE recipient_id = $1 ORDER BY created_at""",
                 uuid.UUID(person_id),
             )

@@ -41,9 +41,9 @@ class NotificationsSettings(PlatformSettings):
     notifications_consent_wait_seconds: float = Field(
         default=300,
         ge=0,
-        description="How long a beneficiary message waits for the person's consents when none has "
-        "arrived yet (they come on refuge.cases.v1, the reminder on refuge.deadlines.v1, and either "
-        "may be read first) before it is suppressed as no_consent.",
+        description="How long a beneficiary message waits for the person's consent on its channel "
+        "when none has arrived (consents come on refuge.cases.v1, a reminder on refuge.deadlines.v1, "
+        "and either may be read first) before it is suppressed as no_consent.",
     )
     notifications_phone_hash_secret: SecretStr | None = Field(
         default=None,

@@ -162,23 +162,14 @@ async def get_consent(connection: Connection, person_id: UUID, channel: str) -> 
     return Consent(row["given"], row["recorded_at"], row["source"]) if row else None
 
 
-async def knows_consents(connection: Connection, person_id: UUID) -> bool:
-    """Whether any consent decision of the person, on any channel, has arrived."""
-
-    return bool(
-        await connection.fetchval("SELECT EXISTS (SELECT 1 FROM consents WHERE person_id = $1)", person_id)
-    )
-
-
 @dataclass(frozen=True)
 class Recipient:
     """What sending one message to a beneficiary depends on, read in one go for a batch:
-    their contact (None: not arrived yet), their consent on the message's channel (None:
-    never asked, or not arrived yet) and whether any of their consents has arrived."""
+    their contact (None: not arrived yet) and their consent on the message's channel (None:
+    never asked, or not arrived yet)."""
 
     contact: PersonContact | None
     consent: Consent | None
-    consents_known: bool = True
 
 
 async def recipients(
@@ -191,9 +182,7 @@ async def recipients(
     rows = await connection.fetch(
         """SELECT w.person_id, w.channel, p.tenant_id, p.preferred_language, p.timezone,
                   p.personal_data, p.person_id IS NOT NULL AS has_contact,
-                  c.given, c.recorded_at, c.source,
-                  c.given IS NOT NULL OR EXISTS (SELECT 1 FROM consents k WHERE k.person_id = w.person_id)
-                      AS consents_known
+                  c.given, c.recorded_at, c.source
            FROM unnest($1::uuid[], $2::text[]) AS w(person_id, channel)
            LEFT JOIN person_contacts p ON p.person_id = w.person_id
            LEFT JOIN consents c ON c.person_id = w.person_id AND c.channel = w.channel""",
@@ -215,5 +204,5 @@ async def recipients(
         consent = (
             Consent(row["given"], row["recorded_at"], row["source"]) if row["given"] is not None else None
         )
-        found[(row["person_id"], row["channel"])] = Recipient(contact, consent, row["consents_known"])
+        found[(row["person_id"], row["channel"])] = Recipient(contact, consent)
     return found

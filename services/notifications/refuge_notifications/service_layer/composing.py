@@ -27,7 +27,7 @@ from refuge_notifications.adapters import beneficiaries, case_copy, directory_co
 from refuge_notifications.adapters.email_sender import SmtpSender
 from refuge_notifications.adapters.outcomes import BeforeSend
 from refuge_notifications.adapters.sms_providers import ProviderConfig, SmsMessage
-from refuge_notifications.domain.consent_wait import look_again_for_consents
+from refuge_notifications.domain.consent_wait import look_again_for_consent
 from refuge_notifications.domain.message_values import UnknownTemplate, beneficiary_message, staff_values
 from refuge_notifications.domain.phones import to_e164
 from refuge_notifications.domain.quiet_hours import is_urgent, sms_send_time
@@ -188,10 +188,9 @@ class Composer:
         recipient = facts.recipients.get((person_id, channel))
         consent = recipient.consent if recipient else None
         if consent is None:
-            if recipient is not None and not recipient.consents_known:
-                later = look_again_for_consents(row["created_at"], now, channels.consent_wait)
-                if later is not None:
-                    raise AwaitingConsent(later)
+            later = look_again_for_consent(row["created_at"], now, channels.consent_wait)
+            if later is not None:
+                raise AwaitingConsent(later)
             raise Suppressed(SuppressionReason.NO_CONSENT)
         if not consent.given:
             raise Suppressed(SuppressionReason.OPTED_OUT)

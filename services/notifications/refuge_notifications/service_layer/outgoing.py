@@ -43,8 +43,8 @@ class NotYet(Exception):
 
 
 class AwaitingConsent(Exception):
-    """None of the person's consents has arrived yet: look again at ``until`` (not an attempt,
-    nothing to report; the wait is bounded by ``BeneficiaryChannels.consent_wait``)."""
+    """The person's consent on the message's channel has not arrived (yet): look again at
+    ``until`` (not an attempt, nothing to report; bounded by ``BeneficiaryChannels.consent_wait``)."""
 
     def __init__(self, until: datetime) -> None:
         super().__init__(until.isoformat())

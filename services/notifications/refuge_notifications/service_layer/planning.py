@@ -73,11 +73,9 @@ async def refusal(
         return SuppressionReason.ERASED  # or never registered: either way, no one to write to
     consent = await beneficiaries.get_consent(connection, person_id, channel.value)
     if consent is None:
-        # With none of the person's consents here yet, they may still be on their way (they
-        # travel on refuge.cases.v1, a reminder on refuge.deadlines.v1): the dispatcher waits
-        # for them, boundedly, instead of deciding against the message now.
-        known = await beneficiaries.knows_consents(connection, person_id)
-        return SuppressionReason.NO_CONSENT if known else None
+        # It may still be on its way (consents travel on refuge.cases.v1, a reminder on
+        # refuge.deadlines.v1): the dispatcher waits for it, boundedly, then decides.
+        return None
     return None if consent.given else SuppressionReason.OPTED_OUT
 
 

@@ -11,11 +11,10 @@ import json
 import os
 import re
 import sys
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from email.message import EmailMessage
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
-from uuid import UUID
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -27,7 +26,7 @@ from refuge_notifications.domain.signatures import twilio_signature
 from refuge_notifications.domain.sms_length import measure
 
 if TYPE_CHECKING:
-    from conftest import Notifications, Person
+    from conftest import Notifications
 
 pytestmark = pytest.mark.integration
 PARIS = ZoneInfo("Europe/Paris")
@@ -140,34 +139,11 @@ async def test_a_beneficiary_is_reminded_in_their_language_and_local_time(
     assert all(person.phone not in str(data) and person.email not in str(data) for _, data in events)
 
 
-async def _reminded_before_any_consent(n: Notifications) -> tuple[UUID, Person, str]:
-    """A person of a new organisation, without any consent yet, reminded; returned once the
-    dispatcher has looked at the beneficiary's two rows and put them back to wait for the
-    consents (pending, untried, due again later than planned)."""
-
-    n.clock.offset = timedelta(0)  # the wait is measured from when the rows were planned
+async def test_no_consent_means_no_message_and_a_suppressed_event(notifications: Notifications) -> None:
+    n = notifications
     tenant, office = await n.new_organisation()
     person = await n.new_person(tenant, office, sms=None, email=None)
     trigger = await n.remind(person)
-
-    async def waiting() -> bool:
-        rows = {k: r for k, r in (await n.deliveries(trigger)).items() if k.startswith("beneficiary:")}
-        return len(rows) == 2 and all(
-            r["status"] == "pending" and r["attempts"] == 0 and r["next_attempt_at"] > r["created_at"]
-            for r in rows.values()
-        )
-
-    await n.eventually(waiting)
-    return tenant, person, trigger
-
-
-async def test_no_consent_means_no_message_and_a_suppressed_event(notifications: Notifications) -> None:
-    n = notifications
-    # None of the person's consents has arrived: they may be on their way, so the messages wait...
-    tenant, person, trigger = await _reminded_before_any_consent(n)
-    assert await n.events(tenant) == []
-    # ...until the wait is over, and are then suppressed for want of consent.
-    n.clock.offset += timedelta(seconds=n.settings.notifications_consent_wait_seconds)
 
     rows = await n.settled(trigger, 2, {"suppressed"})
     assert {key: row["last_error"] for key, row in rows.items()} == {
@@ -181,28 +157,6 @@ async def test_no_consent_means_no_message_and_a_suppressed_event(notifications:
     ]
     await asyncio.sleep(0.5)
     assert n.sms_to(person.phone) == [] and n.mail_to(person.email) == []
-
-
-async def test_consents_read_after_the_reminder_still_decide_its_messages(
-    notifications: Notifications,
-) -> None:
-    """The caseworker recorded the consents, then the decision: the reminder it caused can be
-    read here first. The e-mail the person agreed to goes out; the SMS they refused does not."""
-
-    n = notifications
-    _tenant, person, trigger = await _reminded_before_any_consent(n)
-
-    await n.record_consent(person, "email", True, datetime.now(UTC))
-    await n.record_consent(person, "sms", False, datetime.now(UTC))
-
-    rows = await n.settled(trigger, 2, {"sent", "suppressed"})
-    assert (rows["beneficiary:email"]["status"], rows["beneficiary:sms"]["last_error"]) == (
-        "sent",
-        "opted_out",
-    )
-    [mail] = n.mail_to(person.email)
-    assert "La Cimade" in _parsed(mail)["Subject"]
-    assert n.sms_to(person.phone) == []
 
 
 async def test_a_withdrawn_consent_stops_the_next_reminder_and_an_older_one_does_not_undo_it(
