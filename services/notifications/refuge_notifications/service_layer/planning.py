@@ -12,12 +12,14 @@ from refuge_common.contract.vocabulary import NotificationChannel, RecipientKind
 from refuge_common.crypto.keyring import Keyring
 from refuge_common.db.pool import Connection
 from refuge_common.messaging.outbox import add_to_outbox
+from refuge_common.observability.logging import get_logger
 from refuge_notifications import metrics
 from refuge_notifications.adapters import beneficiaries, delivery_log, organisation_config
 from refuge_notifications.domain import policy
 from refuge_notifications.domain.deliveries import PlannedDelivery
 from refuge_notifications.service_layer import events
 
+log = get_logger(__name__)
 BENEFICIARY_CHANNELS = (NotificationChannel.SMS, NotificationChannel.EMAIL)
 
 
@@ -90,6 +92,7 @@ async def plan_for_beneficiary(connection: Connection, keyring: Keyring, deliver
         row = {**row_of(delivery), "tenant_id": delivery.tenant_id}
         await add_to_outbox(connection, events.suppressed([row], reason))
         metrics.count_final(delivery.channel.value, "suppressed")
+        log.info("notification_suppressed", delivery_id=str(delivery.delivery_id), reason=reason.value)
 
 
 def row_of(delivery: PlannedDelivery) -> dict[str, object]:
