@@ -15,9 +15,23 @@ from fastapi import FastAPI
 from refuge_common.contract.cases import CaseOpened
 from refuge_common.contract.envelope import Envelope, to_record
 from refuge_common.messaging.producer import EventProducer
+from refuge_common.service_main import migrate_service
 from refuge_reporting.bootstrap import build_app
+from refuge_reporting.schema import SCHEMA
 from refuge_reporting.service_layer.rebuild import Projections
 from refuge_reporting.settings import ReportingSettings
+
+
+async def migrated_settings(
+    kafka_bootstrap_servers: str, database: str, jwks_url: str, **options: object
+) -> ReportingSettings:
+    """Reporting's settings on ``database`` (its schema migrated), with ``options``."""
+
+    found = ReportingSettings(
+        kafka_bootstrap_servers=kafka_bootstrap_servers, database_url=database, jwks_url=jwks_url, **options
+    )
+    await migrate_service(found, SCHEMA)
+    return found
 
 
 @contextlib.asynccontextmanager

@@ -23,14 +23,12 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from prometheus_client.parser import text_string_to_metric_families
-from replicas_support import cases_of, opened, projections, publish, replica
+from replicas_support import cases_of, migrated_settings, opened, projections, publish, replica
 
-from refuge_common.service_main import migrate_service
 from refuge_devstack.pytest_plugin import throwaway_database
 from refuge_devstack.testing import eventually
 from refuge_devstack.tokens import LocalIssuer
 from refuge_reporting.adapters.leader_lock import NAMESPACE, REBUILD
-from refuge_reporting.schema import SCHEMA
 from refuge_reporting.service_layer.projector import CONSUMER_NAME
 from refuge_reporting.service_layer.rebuild_status import Rebuild
 from refuge_reporting.settings import ReportingSettings
@@ -47,15 +45,13 @@ def database() -> Iterator[str]:
 
 @pytest.fixture
 async def settings(kafka_bootstrap_servers: str, database: str, issuer: LocalIssuer) -> ReportingSettings:
-    found = ReportingSettings(
-        kafka_bootstrap_servers=kafka_bootstrap_servers,
-        database_url=database,
-        jwks_url=issuer.jwks_url,
+    return await migrated_settings(
+        kafka_bootstrap_servers,
+        database,
+        issuer.jwks_url,
         reporting_batch_size=BATCH,
         reporting_rebuild_processes=2,
     )
-    await migrate_service(found, SCHEMA)
-    return found
 
 
 async def published_and_projected(

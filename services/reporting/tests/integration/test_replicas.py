@@ -11,16 +11,14 @@ import asyncpg
 import httpx
 import pytest
 from fastapi import FastAPI
-from replicas_support import cases_of, opened, projections, publish, replica
+from replicas_support import cases_of, migrated_settings, opened, projections, publish, replica
 
 from refuge_common.auth.principal import Principal, Role
-from refuge_common.service_main import migrate_service
 from refuge_devstack.pytest_plugin import throwaway_database
 from refuge_devstack.testing import eventually
 from refuge_devstack.tokens import LocalIssuer
 from refuge_reporting.adapters.fact_store import FactStore
 from refuge_reporting.adapters.leader_lock import REBUILD, AdvisoryLocks, LeadershipLost
-from refuge_reporting.schema import SCHEMA
 from refuge_reporting.settings import ReportingSettings
 
 pytestmark = pytest.mark.integration
@@ -34,15 +32,13 @@ def database() -> Iterator[str]:
 
 @pytest.fixture
 async def settings(kafka_bootstrap_servers: str, database: str, issuer: LocalIssuer) -> ReportingSettings:
-    found = ReportingSettings(
-        kafka_bootstrap_servers=kafka_bootstrap_servers,
-        database_url=database,
-        jwks_url=issuer.jwks_url,
+    return await migrated_settings(
+        kafka_bootstrap_servers,
+        database,
+        issuer.jwks_url,
         reporting_batch_size=100,
         reporting_standby_seconds=0.2,
     )
-    await migrate_service(found, SCHEMA)
-    return found
 
 
 async def caught_up(app: FastAPI) -> bool:
