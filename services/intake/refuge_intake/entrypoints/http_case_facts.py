@@ -31,9 +31,10 @@ from refuge_intake.entrypoints.http_case_views import (
     record_fact,
     record_fact_alone,
 )
+from refuge_intake.entrypoints.http_lean_route import LeanWriteRoute
 from refuge_intake.service_layer import case_facts
 
-router = APIRouter(tags=["case facts"])
+router = APIRouter(tags=["case facts"], route_class=LeanWriteRoute)
 
 Notes = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000)]
 NOTES = "free text, sealed under the key of the case's person (the case must name one)"

@@ -15,9 +15,10 @@ from pydantic import AwareDatetime, Field
 from refuge_common.contract import cases as facts
 from refuge_common.contract.vocabulary import Timezone
 from refuge_intake.entrypoints.http_case_views import Body, Name, Writing, fact_route, record_fact
+from refuge_intake.entrypoints.http_lean_route import LeanWriteRoute
 from refuge_intake.service_layer import case_hearings
 
-router = APIRouter(tags=["case facts"])
+router = APIRouter(tags=["case facts"], route_class=LeanWriteRoute)
 ZONE = "IANA zone of the hearing, when it differs from the office's"
 
 

@@ -16,9 +16,10 @@ from pydantic import AwareDatetime, Field
 from refuge_common.contract import cases as facts
 from refuge_common.contract.vocabulary import CaseOutcome, ConsentPurpose
 from refuge_intake.entrypoints.http_case_views import Body, Writing, fact_route, record_fact
+from refuge_intake.entrypoints.http_lean_route import LeanWriteRoute
 from refuge_intake.service_layer import case_status
 
-router = APIRouter(tags=["case facts"])
+router = APIRouter(tags=["case facts"], route_class=LeanWriteRoute)
 
 
 class ConsentRecorded(Body):

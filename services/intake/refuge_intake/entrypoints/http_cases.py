@@ -19,13 +19,14 @@ from refuge_intake.domain.cases import CaseStatus
 from refuge_intake.domain.normalise import InvalidField
 from refuge_intake.entrypoints.http_auth import CurrentPrincipal
 from refuge_intake.entrypoints.http_case_views import WRITE_DOCUMENTED, CaseView, Writing, write_alone
+from refuge_intake.entrypoints.http_lean_route import LeanWriteRoute
 from refuge_intake.entrypoints.http_litigation import LitigationRecord
 from refuge_intake.entrypoints.http_refusals import COLLECTION, READ, REFUSALS, refused
 from refuge_intake.entrypoints.http_text import StorableModel
 from refuge_intake.service_layer import case_opening, cases
 from refuge_intake.service_layer.idempotency import Answer
 
-router = APIRouter(tags=["cases"])
+router = APIRouter(tags=["cases"], route_class=LeanWriteRoute)
 
 
 class OpenCase(StorableModel):

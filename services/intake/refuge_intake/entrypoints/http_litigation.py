@@ -19,12 +19,13 @@ from refuge_common.crypto.keyring import Keyring
 from refuge_common.db.pool import Connection
 from refuge_intake.domain.litigation import Counsel, CounselRole, Development, DevelopmentKind, Litigation
 from refuge_intake.entrypoints.http_case_views import WRITE_DOCUMENTED, Writing, write_once
+from refuge_intake.entrypoints.http_lean_route import LeanWriteRoute
 from refuge_intake.entrypoints.http_refusals import WRITE
 from refuge_intake.entrypoints.http_text import StorableModel
 from refuge_intake.service_layer import litigation
 from refuge_intake.service_layer.idempotency import Answer
 
-router = APIRouter(tags=["litigation"])
+router = APIRouter(tags=["litigation"], route_class=LeanWriteRoute)
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 
