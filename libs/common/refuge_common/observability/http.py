@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
 
 from fastapi import APIRouter, FastAPI, Response
 from fastapi.responses import JSONResponse
@@ -57,6 +58,11 @@ class RequestMetricsMiddleware:
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
+        # ``labels()`` takes a lock and checks its values on every call: about 1 % of a
+        # write's CPU for the two metrics. The children are kept, as prometheus-client's
+        # documentation suggests for hot paths; routes, methods and statuses are few.
+        self._timers: dict[tuple[str, str], Any] = {}
+        self._counters: dict[tuple[str, str, int], Any] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -77,8 +83,16 @@ class RequestMetricsMiddleware:
             # The router writes the matched route into this same scope.
             template = getattr(scope.get("route"), "path", "unmatched")
             method = scope["method"]
-            HTTP_SECONDS.labels(method, template).observe(time.perf_counter() - started)
-            HTTP_REQUESTS.labels(method, template, str(status)).inc()
+            timer = self._timers.get((method, template))
+            if timer is None:
+                timer = self._timers[method, template] = HTTP_SECONDS.labels(method, template)
+            timer.observe(time.perf_counter() - started)
+            counter = self._counters.get((method, template, status))
+            if counter is None:
+                counter = self._counters[method, template, status] = HTTP_REQUESTS.labels(
+                    method, template, str(status)
+                )
+            counter.inc()
 
 
 def instrument(app: FastAPI, checks: Mapping[str, ReadinessCheck]) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
+import pydantic_core
 from fastapi import Depends, Header, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -72,9 +73,17 @@ async def declared_idempotent_request(
 Once = Annotated[IdempotentRequest | None, Depends(declared_idempotent_request)]
 
 
+class _AnswerResponse(JSONResponse):
+    """JSON written by pydantic-core (Rust) instead of ``json.dumps``: the same compact
+    UTF-8 text for the JSON-ready bodies of writes, in about a third of the time."""
+
+    def render(self, content: Any) -> bytes:
+        return pydantic_core.to_json(content)
+
+
 def answered(answer: Answer) -> JSONResponse:
     headers = {REPLAYED_HEADER: "true"} if answer.replayed else None
-    return JSONResponse(answer.body, status_code=answer.status_code, headers=headers)
+    return _AnswerResponse(answer.body, status_code=answer.status_code, headers=headers)
 
 
 def services(request: Request) -> tuple[Any, Any]:
