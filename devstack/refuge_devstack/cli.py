@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import signal
 import threading
 from pathlib import Path
 from typing import Annotated
@@ -15,6 +14,7 @@ import uvicorn
 from refuge_common.settings import PlatformSettings
 from refuge_devstack.broker import TansuBroker
 from refuge_devstack.demo import load_demo_data
+from refuge_devstack.lifecycle import Run, run_until_signalled
 from refuge_devstack.mail_sink import MailSink
 from refuge_devstack.processes import ServiceProcess
 from refuge_devstack.sms_sink import SmsStore, sink_app
@@ -38,69 +38,73 @@ def run(
 ) -> None:
     """Broker, migrations, the four services, mail and SMS sinks, demo data; Ctrl-C stops all."""
 
+    asyncio.run(run_until_signalled(lambda run: _start_and_watch(run, run_dir.resolve())))
+
+
+async def _start_and_watch(run: Run, run_dir: Path) -> None:
+    """Each thing is registered on ``run.cleanup`` as soon as it is started, with no await
+    in between: a cancellation lands only on an await, so nothing started goes unstopped."""
+
     settings = PlatformSettings()
-    run_dir = run_dir.resolve()
     logs = run_dir / "logs"
     logs.mkdir(parents=True, exist_ok=True)
-    stop = threading.Event()
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-
-    broker: TansuBroker | None = None
+    kafka = settings.kafka_bootstrap_servers
     if "KAFKA_BOOTSTRAP_SERVERS" not in os.environ:
-        broker = TansuBroker(port=9092, log_path=logs / "broker.log")
-        typer.echo("starting Tansu broker on 127.0.0.1:9092 (memory storage)")
+        broker = TansuBroker(port=_port("DEV_BROKER_PORT", 9092), log_path=logs / "broker.log")
+        kafka = broker.bootstrap_servers
+        typer.echo(f"starting Tansu broker on {kafka} (memory storage)")
         broker.start()
+        run.cleanup.callback(broker.stop)
     smtp_port, sink_port = _port("DEV_SMTP_PORT", 1025), _port("DEV_SINK_HTTP_PORT", 8025)
     mail = MailSink(port=smtp_port, directory=run_dir / "mail")
     mail.start()
+    run.cleanup.callback(mail.stop)
     sink_server = uvicorn.Server(
         uvicorn.Config(
             sink_app(SmsStore(run_dir / "sms"), mail), host="127.0.0.1", port=sink_port, log_level="warning"
         )
     )
-    threading.Thread(target=sink_server.run, daemon=True).start()
+    sink_thread = threading.Thread(target=sink_server.run, daemon=True)
+    sink_thread.start()
+    run.cleanup.callback(_stop_sink, sink_server, sink_thread)
 
-    processes = []
-    try:
-        typer.echo(f"migrating {settings.database_url}")
-        asyncio.run(migrate_all(settings.database_url))
-        secrets = ensure_secrets(run_dir)
-        env = {
-            **secrets,
-            "KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers,
-            "DATABASE_URL": settings.database_url,
-            "SMTP_HOST": "127.0.0.1",
-            "SMTP_PORT": str(smtp_port),
-        }
-        ports = {d.name: _port(d.port_variable, d.default_port) for d in SERVICES}
-        processes = service_processes(env=env, ports=ports, log_dir=logs)
+    typer.echo(f"migrating {settings.database_url}")
+    await migrate_all(settings.database_url)
+    secrets = ensure_secrets(run_dir)
+    env = {
+        **secrets,
+        "KAFKA_BOOTSTRAP_SERVERS": kafka,
+        "DATABASE_URL": settings.database_url,
+        "SMTP_HOST": "127.0.0.1",
+        "SMTP_PORT": str(smtp_port),
+    }
+    ports = {d.name: _port(d.port_variable, d.default_port) for d in SERVICES}
+    processes = service_processes(env=env, ports=ports, log_dir=logs)
+    typer.echo("starting " + ", ".join(p.name for p in processes))
+    for process in processes:
+        process.start()
+        run.cleanup.callback(process.stop)
+    for process in processes:
+        await process.ready()
+    demo = await load_demo_data(settings.database_url, secrets["REFUGE_MASTER_KEY"], run_dir / "demo.json")
+    _print_summary(kafka, settings.database_url, processes, demo, smtp_port, sink_port, logs)
+    run.started = True
+    while True:
+        await asyncio.sleep(1.0)
         for process in processes:
-            process.start()
-        for process in processes:
-            process.wait_ready()
-        demo = asyncio.run(
-            load_demo_data(settings.database_url, secrets["REFUGE_MASTER_KEY"], run_dir / "demo.json")
-        )
-        _print_summary(settings, processes, demo, smtp_port, sink_port, logs)
-        while not stop.wait(1.0):
-            for process in processes:
-                if not process.running:
-                    typer.echo(f"{process.name} stopped unexpectedly; see {process.log_path}", err=True)
-                    stop.set()
-    finally:
-        typer.echo("stopping…")
-        for process in reversed(processes):
-            process.stop()
-        sink_server.should_exit = True
-        mail.stop()
-        if broker is not None:
-            broker.stop()
-        typer.echo("stopped")
+            if not process.running:
+                typer.echo(f"{process.name} stopped unexpectedly; see {process.log_path}", err=True)
+                return
+
+
+def _stop_sink(server: uvicorn.Server, thread: threading.Thread) -> None:
+    server.should_exit = True
+    thread.join(timeout=10)
 
 
 def _print_summary(
-    settings: PlatformSettings,
+    kafka: str,
+    database_url: str,
     processes: list[ServiceProcess],
     demo: dict[str, str],
     smtp_port: int,
@@ -110,8 +114,8 @@ def _print_summary(
     lines = ["", "Refuge is running:"]
     lines += [f"  {p.name:<14} {p.url}  (docs {p.url}/docs, health {p.url}/health/ready)" for p in processes]
     lines += [
-        f"  kafka          {settings.kafka_bootstrap_servers}",
-        f"  postgresql     {settings.database_url}",
+        f"  kafka          {kafka}",
+        f"  postgresql     {database_url}",
         f"  mail sink      smtp://127.0.0.1:{smtp_port}  (list: http://127.0.0.1:{sink_port}/mail)",
         f"  sms sink       http://127.0.0.1:{sink_port}/sms",
         f"  logs           {logs}/",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
@@ -21,6 +22,7 @@ class ServiceProcess:
     env: dict[str, str]
     log_path: Path
     _process: subprocess.Popen[bytes] | None = field(default=None, init=False)
+    _was_ready: bool = field(default=False, init=False)
 
     @property
     def url(self) -> str:
@@ -39,20 +41,40 @@ class ServiceProcess:
         log.close()
 
     def wait_ready(self, timeout: float = 60.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self._process is not None and self._process.poll() is not None:
-                raise RuntimeError(f"{self.name} exited with {self._process.returncode}; see {self.log_path}")
-            try:
-                if httpx.get(f"{self.url}/health/ready", timeout=2).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.2)
-        raise TimeoutError(f"{self.name} not ready after {timeout:.0f}s; see {self.log_path}")
+        asyncio.run(self.ready(timeout))
+
+    async def ready(self, within: float = 60.0) -> None:
+        """Until ``/health/ready`` answers 200; awaited, so that a Ctrl-C can cancel the wait."""
+
+        deadline = time.monotonic() + within
+        async with httpx.AsyncClient(timeout=2) as client:
+            while time.monotonic() < deadline:
+                if self._process is not None and self._process.poll() is not None:
+                    raise RuntimeError(
+                        f"{self.name} exited with {self._process.returncode}; see {self.log_path}"
+                    )
+                try:
+                    if (await client.get(f"{self.url}/health/ready")).status_code == 200:
+                        self._was_ready = True
+                        return
+                except httpx.HTTPError:
+                    pass
+                await asyncio.sleep(0.2)
+        raise TimeoutError(f"{self.name} not ready after {within:.0f}s; see {self.log_path}")
 
     def stop(self, timeout: float = 20.0) -> None:
+        """SIGTERM, and ``timeout`` s to finish before a SIGKILL.
+
+        One that never answered ready is killed at once: uvicorn acts on SIGTERM only after
+        the app's start-up, which takes notifications some 45 s on a small machine, so a
+        Ctrl-C during ``make run``'s start-up would wait for it, or for the timeout.
+        Nothing has been sent its way yet, and every service must survive a kill anyway.
+        """
+
         if self._process is None or self._process.poll() is not None:
+            return
+        if not self._was_ready:
+            self.kill()
             return
         self._process.send_signal(signal.SIGTERM)
         try:
