@@ -125,7 +125,7 @@ class ServiceRuntime:
             consumer.attach(self.pool, self.producer)
         try:
             self.relay.start()
-            await self.broker.start()
+            await start_broker(self.broker)
             for task in self._background:
                 self._tasks.append(asyncio.create_task(_supervised(task), name=task.__qualname__))
         except BaseException:
@@ -177,6 +177,27 @@ class ServiceRuntime:
         self._info = ServiceInfo(self.name, app.title, app.version, app.description)
         app.include_router(asyncapi_router(self.asyncapi))
         return app
+
+
+async def start_broker(broker: KafkaBroker) -> None:
+    """``broker.start()``, with its subscribers' consumer groups joined at the same time.
+
+    FastStream starts the subscribers one after another, and an aiokafka consumer's start
+    waits for its group's first assignment: about 5 s per group on Tansu (Apache Kafka
+    holds a new group's first join for ``group.initial.rebalance.delay.ms``, 3 s by
+    default). With nine groups notifications took 45 s to start, deadlines 15 s; during a
+    restart nothing of theirs runs. The joins overlap here. The same is reported of
+    FastStream's start in calfkit-sdk#361. A subscriber that fails to start cancels the
+    others' starts (the task group), and the caller stops the broker as on any failure.
+    """
+
+    await broker.connect()
+    async with asyncio.TaskGroup() as starting:
+        for subscriber in broker.subscribers:
+            starting.create_task(subscriber.start())
+    for publisher in broker.publishers:
+        await publisher.start()
+    broker.running = True
 
 
 async def _supervised(task: BackgroundTask) -> None:

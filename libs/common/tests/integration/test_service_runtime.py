@@ -8,6 +8,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from aiokafka import AIOKafkaConsumer
 from fastapi import FastAPI
 from prometheus_client.parser import text_string_to_metric_families
 from refuge_it_support import ServiceSchema, create_schema, unique
@@ -115,3 +116,26 @@ async def test_not_ready_when_the_outbox_relay_is_gone(
         ready = await client.get("/health/ready")
     assert ready.status_code == 503
     assert ready.json()["checks"]["workers"] is False
+
+
+async def test_consumer_groups_join_at_the_same_time(
+    schema: ServiceSchema, kafka_bootstrap_servers: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A consumer's start waits for its group's first assignment (seconds per group): a
+    service's groups must join together, not one after another (FastStream's own start)."""
+
+    runtime = runtime_for(schema, kafka_bootstrap_servers)
+    for reader in ("first", "second", "third"):
+        runtime.subscribe(runtime.consumer(reader), unique(f"it-join-{reader}"))
+    steps: list[str] = []
+    start = AIOKafkaConsumer.start
+
+    async def noting(consumer: AIOKafkaConsumer) -> None:
+        steps.append("began")
+        await start(consumer)
+        steps.append("joined")
+
+    monkeypatch.setattr(AIOKafkaConsumer, "start", noting)
+    async with serving(runtime) as client:
+        assert (await client.get("/health/ready")).status_code == 200
+    assert steps == ["began"] * 3 + ["joined"] * 3
