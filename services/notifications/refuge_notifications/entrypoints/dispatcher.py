@@ -62,17 +62,7 @@ from refuge_notifications.schema import SCHEMA
 from refuge_notifications.service_layer import settling
 from refuge_notifications.service_layer.composing import Composer
 from refuge_notifications.service_layer.in_flight import InFlight
-from refuge_notifications.service_layer.outgoing import (
-    AwaitingConsent,
-    BeneficiaryChannels,
-    Clock,
-    Deferred,
-    NotYet,
-    Outgoing,
-    Suppressed,
-    Undeliverable,
-    utc_now,
-)
+from refuge_notifications.service_layer.outgoing import BeneficiaryChannels, Clock, Outgoing, utc_now
 from refuge_notifications.service_layer.sent_batches import SendWrites
 
 # The composition root builds the dispatcher from these.
@@ -212,7 +202,7 @@ class Dispatcher:
     ) -> None:
         attempts = row["attempts"] + 1
         if isinstance(composed, Exception):
-            await self._not_composed(pool, row, attempts, composed)
+            await settling.not_composed(pool, row, attempts, composed, max_attempts=self._max_attempts)
             return
         async with sends.slot():
             if time.monotonic() >= lease_ends:
@@ -227,29 +217,6 @@ class Dispatcher:
             # Outside the slot: the next send need not wait for this one's commit, and
             # the settles of sends that finish together share one transaction.
             await self._writes.finish_sent(row, composed, outcome.provider_id)
-
-    async def _not_composed(
-        self, pool: asyncpg.Pool, row: asyncpg.Record, attempts: int, error: Exception
-    ) -> None:
-        if isinstance(error, Undeliverable):
-            await settling.finish_failed(pool, row, error.reason, error.detail)
-        elif isinstance(error, Suppressed):
-            await settling.finish_suppressed(pool, row, error.reason)
-        elif isinstance(error, Deferred):
-            await settling.defer(pool, row, error.until)
-        elif isinstance(error, AwaitingConsent):
-            log.info(
-                "delivery_awaits_consent", delivery_id=str(row["delivery_id"]), until=error.until.isoformat()
-            )
-            await settling.release(pool, row, error.until)
-        elif isinstance(error, NotYet):
-            await self._retry_or_fail(pool, row, attempts, str(error), FailureReason.NO_CONTACT_DETAILS)
-        else:  # nothing was sent: retrying is safe
-            # A key that no longer unwraps, a row that no longer parses: retried with backoff,
-            # then failed, instead of stopping the dispatcher for every tenant.
-            detail = describe_failure(error)
-            log.error("delivery_compose_failed", delivery_id=str(row["delivery_id"]), error=detail)
-            await self._retry_or_fail(pool, row, attempts, detail, FailureReason.OTHER)
 
     async def _send(self, pool: asyncpg.Pool, row: asyncpg.Record, outgoing: Outgoing) -> _Taken | None:
         """Hand the message over; what the provider said if it took it, else None (the

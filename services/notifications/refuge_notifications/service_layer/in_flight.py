@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Coroutine
+from collections.abc import Coroutine
 from types import TracebackType
 from typing import Any
 
@@ -23,6 +23,7 @@ class InFlight:
         self._started: set[asyncio.Task[None]] = set()  # in a slot, or needing none
         self._room = asyncio.Event()
         self._room_below = 0
+        self._slot = _Slot(self)
 
     @property
     def queued(self) -> int:
@@ -38,10 +39,12 @@ class InFlight:
         (self._queued if needs_slot else self._started).add(task)
         task.add_done_callback(self._forget)
 
-    @contextlib.asynccontextmanager
-    async def slot(self) -> AsyncIterator[None]:
-        """Hold one of the ``concurrency`` send slots (for the calling job)."""
+    def slot(self) -> _Slot:
+        """``async with in_flight.slot():`` holds one of the ``concurrency`` send slots."""
 
+        return self._slot
+
+    async def _take_slot(self) -> None:
         task = asyncio.current_task()
         assert task is not None
         try:
@@ -51,10 +54,6 @@ class InFlight:
                 self._queued.discard(task)
                 self._left_queue()
         self._started.add(task)
-        try:
-            yield
-        finally:
-            self._slots.release()
 
     async def room(self, below: int, seconds: float) -> bool:
         """Wait until fewer than ``below`` jobs are queued, ``seconds`` at most; whether
@@ -101,3 +100,17 @@ class InFlight:
                 task.cancel()
             await asyncio.gather(*running, return_exceptions=True)
             raise
+
+
+class _Slot:
+    # Not ``contextlib.asynccontextmanager``: its generator cost a few µs of CPU per send.
+    __slots__ = ("_in_flight",)
+
+    def __init__(self, in_flight: InFlight) -> None:
+        self._in_flight = in_flight
+
+    async def __aenter__(self) -> None:
+        await self._in_flight._take_slot()
+
+    async def __aexit__(self, *_exc: object) -> None:
+        self._in_flight._slots.release()

@@ -141,9 +141,14 @@ async def plan(
 
 
 def dispatcher(
-    world: World, *, lease_seconds: int = 5, smtp_port: int | None = None, smtp_timeout: int = 5
+    world: World,
+    *,
+    lease_seconds: int = 5,
+    smtp_port: int | None = None,
+    smtp_timeout: int = 5,
+    concurrency: int = 4,
 ) -> Dispatcher:
-    """Four sends in flight, to the world's sinks (or to the SMTP server on ``smtp_port``)."""
+    """To the world's sinks (or to the SMTP server on ``smtp_port``)."""
 
     channels = BeneficiaryChannels(
         sms=SmsRouting(
@@ -167,7 +172,7 @@ def dispatcher(
         max_attempts=3,
         lease_seconds=lease_seconds,
         beneficiaries=channels,
-        concurrency=4,
+        concurrency=concurrency,
         batch_size=50,
     )
 
