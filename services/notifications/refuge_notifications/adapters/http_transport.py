@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import json
 import ssl
+import urllib.request
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -266,3 +267,13 @@ async def _read_response(connection: _Connection, request: httpx.Request | None)
         elif isinstance(event, h11.ConnectionClosed):
             raise httpx.RemoteProtocolError("the server closed the connection", request=request)
         # h11.InformationalResponse (100 Continue...): read on
+
+
+def keep_alive_client(connections: int, timeout: httpx.Timeout) -> httpx.AsyncClient:
+    """The lean keep-alive client, unless a proxy is set in the environment: then httpx's
+    own, which honours it."""
+
+    if urllib.request.getproxies():
+        limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
+        return httpx.AsyncClient(timeout=timeout, limits=limits)
+    return LeanClient(KeepAliveTransport(connections), timeout=timeout)

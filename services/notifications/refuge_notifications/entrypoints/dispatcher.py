@@ -23,17 +23,18 @@ moment (erased, consent, contact, quiet hours, expiry); settling
 
 For throughput, the work around the sends is batched without merging any row's fate
 with another's: a batch is claimed in one statement and what its messages depend on is
-read in one transaction per tenant; the next batch is claimed and composed while this
-one is sent; *sending* and *sent* are group-committed (``service_layer.sent_batches``),
-each row under its own claim token, each send waiting for its own row's commit.
+read in one transaction per tenant; *sending* and *sent* are group-committed
+(``service_layer.sent_batches``), each row under its own claim token, each send waiting
+for its own row's commit. The sends themselves are not batched (``service_layer.in_flight``):
+each runs on its own, ``concurrency`` at a time, and more rows are claimed as the claimed
+ones take slots, not once a batch is done, so a slow SMTP server or SMS provider holds
+only its own sends back, not every other tenant's and channel's.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import time
-import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -49,7 +50,7 @@ from refuge_common.observability.logging import get_logger
 from refuge_notifications import metrics
 from refuge_notifications.adapters import delivery_log
 from refuge_notifications.adapters.email_sender import SmtpSender
-from refuge_notifications.adapters.http_transport import KeepAliveTransport, LeanClient
+from refuge_notifications.adapters.http_transport import keep_alive_client
 from refuge_notifications.adapters.outcomes import (
     ClaimLost,
     OutcomeUnknown,
@@ -60,17 +61,8 @@ from refuge_notifications.adapters.rate_limits import ProviderRateLimits
 from refuge_notifications.schema import SCHEMA
 from refuge_notifications.service_layer import settling
 from refuge_notifications.service_layer.composing import Composer
-from refuge_notifications.service_layer.outgoing import (
-    AwaitingConsent,
-    BeneficiaryChannels,
-    Clock,
-    Deferred,
-    NotYet,
-    Outgoing,
-    Suppressed,
-    Undeliverable,
-    utc_now,
-)
+from refuge_notifications.service_layer.in_flight import InFlight
+from refuge_notifications.service_layer.outgoing import BeneficiaryChannels, Clock, Outgoing, utc_now
 from refuge_notifications.service_layer.sent_batches import SendWrites
 
 # The composition root builds the dispatcher from these.
@@ -80,16 +72,6 @@ log = get_logger(__name__)
 RATE_RETRY_SECONDS = 1.0
 GAUGE_SAMPLE_SECONDS = 5.0
 STOPPED_DURING_CALL = "dispatcher stopped during the provider call"
-
-
-def _sms_client(connections: int, timeout: httpx.Timeout) -> httpx.AsyncClient:
-    """The lean keep-alive client (``adapters.http_transport``), unless a proxy is set in
-    the environment: then httpx's own, which honours it."""
-
-    if urllib.request.getproxies():
-        limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
-        return httpx.AsyncClient(timeout=timeout, limits=limits)
-    return LeanClient(KeepAliveTransport(connections), timeout=timeout)
 
 
 _Batch = tuple[list[asyncpg.Record], list[Outgoing | Exception]]
@@ -140,37 +122,26 @@ class Dispatcher:
         timeout = self._sms_timeout
         # One client for every SMS provider: keep-alive connections, as many as sends in flight
         # (so that none waits for a pooled connection, which would read as a provider outage).
-        slots = asyncio.Semaphore(self._concurrency)
         async with (
-            _sms_client(self._concurrency, httpx.Timeout(timeout, connect=min(5.0, timeout))) as http,
+            keep_alive_client(self._concurrency, httpx.Timeout(timeout, connect=min(5.0, timeout))) as http,
             Wakeup(pool, f"{SCHEMA.schema}_deliveries") as wakeup,
             contextlib.aclosing(self._email),
+            InFlight(self._concurrency) as sends,  # last, so ended first: no send outlives its client
         ):
-            upcoming: asyncio.Task[_Batch] | None = None
-            try:
-                while True:
-                    await self._sample_gauge(pool)
-                    await self._settle_abandoned(pool)
-                    claimed, composed = await (upcoming or self._claim_batch(pool, http))
-                    upcoming = None
-                    full = len(claimed) >= self._batch_size
-                    if full:  # a backlog: the next batch is claimed and composed while this one is sent
-                        upcoming = asyncio.create_task(self._claim_batch(pool, http))
-                    # Each message is sent on its own, ``concurrency`` at a time: each row keeps
-                    # its own claim and state machine, so sends in parallel change nothing
-                    # about at most once.
-                    await asyncio.gather(
-                        *(
-                            self._guarded(pool, row, message, http, slots)
-                            for row, message in zip(claimed, composed, strict=True)
-                        )
-                    )
-                    if not full:
-                        await wakeup.wait(await self._until_next(pool))
-            finally:
-                if upcoming is not None:  # its rows are claimed again when their lease lapses
-                    upcoming.cancel()
-                    await asyncio.gather(upcoming, return_exceptions=True)
+            while True:
+                await self._sample_gauge(pool)
+                await self._settle_abandoned(pool)
+                # A batch queued for slots is enough to keep every slot busy while the next is
+                # claimed; more would only wait, and behind slow sends wait out its lease.
+                if not await sends.room(below=self._batch_size, seconds=self._poll_interval):
+                    continue
+                lease_ends = time.monotonic() + self._lease_seconds  # no later than the claim's
+                claimed, composed = await self._claim_batch(pool, http)
+                for row, message in zip(claimed, composed, strict=True):
+                    job = self._guarded(pool, row, message, lease_ends, sends)
+                    sends.add(job, needs_slot=not isinstance(message, Exception))
+                if len(claimed) < self._batch_size:  # nothing more is due yet
+                    await wakeup.wait(await self._until_next(pool))
 
     async def _claim_batch(self, pool: asyncpg.Pool, http: httpx.AsyncClient) -> _Batch:
         """Claim due deliveries and compose them: what the messages depend on is read for
@@ -186,11 +157,11 @@ class Dispatcher:
         pool: asyncpg.Pool,
         row: asyncpg.Record,
         composed: Outgoing | Exception,
-        http: httpx.AsyncClient,
-        slots: asyncio.Semaphore,
+        lease_ends: float,
+        sends: InFlight,
     ) -> None:
         try:
-            await self._deliver(pool, row, composed, slots)
+            await self._deliver(pool, row, composed, lease_ends, sends)
         except Exception as error:  # one delivery must not stop the others
             # Its claim lapses and it is tried again (or, if it was sending, settled
             # unknown); the rest of the batch and every other tenant go on.
@@ -226,42 +197,26 @@ class Dispatcher:
         pool: asyncpg.Pool,
         row: asyncpg.Record,
         composed: Outgoing | Exception,
-        slots: asyncio.Semaphore,
+        lease_ends: float,
+        sends: InFlight,
     ) -> None:
         attempts = row["attempts"] + 1
         if isinstance(composed, Exception):
-            await self._not_composed(pool, row, attempts, composed)
+            await settling.not_composed(pool, row, attempts, composed, max_attempts=self._max_attempts)
             return
-        async with slots:
+        async with sends.slot():
+            if time.monotonic() >= lease_ends:
+                # Queued behind slow sends until its claim lapsed: another claim may hold the
+                # row now, and what composing checked (consent, quiet hours) is stale. Nothing
+                # was sent; it is claimed and composed again like any lapsed claim.
+                log.warning("delivery_claim_lapsed_before_send", delivery_id=str(row["delivery_id"]))
+                return
             outcome = await self._send(pool, row, composed)
         if outcome is not None:
             assert self._writes is not None  # made by ``run``
             # Outside the slot: the next send need not wait for this one's commit, and
             # the settles of sends that finish together share one transaction.
             await self._writes.finish_sent(row, composed, outcome.provider_id)
-
-    async def _not_composed(
-        self, pool: asyncpg.Pool, row: asyncpg.Record, attempts: int, error: Exception
-    ) -> None:
-        if isinstance(error, Undeliverable):
-            await settling.finish_failed(pool, row, error.reason, error.detail)
-        elif isinstance(error, Suppressed):
-            await settling.finish_suppressed(pool, row, error.reason)
-        elif isinstance(error, Deferred):
-            await settling.defer(pool, row, error.until)
-        elif isinstance(error, AwaitingConsent):
-            log.info(
-                "delivery_awaits_consent", delivery_id=str(row["delivery_id"]), until=error.until.isoformat()
-            )
-            await settling.release(pool, row, error.until)
-        elif isinstance(error, NotYet):
-            await self._retry_or_fail(pool, row, attempts, str(error), FailureReason.NO_CONTACT_DETAILS)
-        else:  # nothing was sent: retrying is safe
-            # A key that no longer unwraps, a row that no longer parses: retried with backoff,
-            # then failed, instead of stopping the dispatcher for every tenant.
-            detail = describe_failure(error)
-            log.error("delivery_compose_failed", delivery_id=str(row["delivery_id"]), error=detail)
-            await self._retry_or_fail(pool, row, attempts, detail, FailureReason.OTHER)
 
     async def _send(self, pool: asyncpg.Pool, row: asyncpg.Record, outgoing: Outgoing) -> _Taken | None:
         """Hand the message over; what the provider said if it took it, else None (the

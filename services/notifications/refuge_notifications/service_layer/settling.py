@@ -14,6 +14,7 @@ from refuge_common.contract.envelope import new_event
 from refuge_common.contract.notifications import NotificationFailed, NotificationSent
 from refuge_common.contract.vocabulary import FailureReason, SuppressionReason
 from refuge_common.db.pool import tenant_transaction
+from refuge_common.messaging.consumer import describe_failure
 from refuge_common.messaging.outbox import add_to_outbox
 from refuge_common.observability.logging import get_logger
 from refuge_notifications import metrics
@@ -21,7 +22,14 @@ from refuge_notifications.adapters import delivery_log
 from refuge_notifications.domain.deliveries import backoff_seconds
 from refuge_notifications.schema import SOURCE
 from refuge_notifications.service_layer import events
-from refuge_notifications.service_layer.outgoing import Outgoing
+from refuge_notifications.service_layer.outgoing import (
+    AwaitingConsent,
+    Deferred,
+    NotYet,
+    Outgoing,
+    Suppressed,
+    Undeliverable,
+)
 
 log = get_logger(__name__)
 
@@ -142,3 +150,30 @@ async def retry_or_fail(
     log.warning("delivery_retrying", delivery_id=str(row["delivery_id"]), delay_s=delay, error=error)
     async with pool.acquire() as connection:
         await delivery_log.retry_later(connection, row["delivery_id"], row["claim_token"], delay, error)
+
+
+async def not_composed(
+    pool: asyncpg.Pool, row: asyncpg.Record, attempts: int, error: Exception, *, max_attempts: int
+) -> None:
+    """Settle a claimed delivery that composing ended without a message (``error`` says why)."""
+
+    if isinstance(error, Undeliverable):
+        await finish_failed(pool, row, error.reason, error.detail)
+    elif isinstance(error, Suppressed):
+        await finish_suppressed(pool, row, error.reason)
+    elif isinstance(error, Deferred):
+        await defer(pool, row, error.until)
+    elif isinstance(error, AwaitingConsent):
+        log.info(
+            "delivery_awaits_consent", delivery_id=str(row["delivery_id"]), until=error.until.isoformat()
+        )
+        await release(pool, row, error.until)
+    elif isinstance(error, NotYet):
+        reason = FailureReason.NO_CONTACT_DETAILS
+        await retry_or_fail(pool, row, attempts, str(error), reason, max_attempts=max_attempts)
+    else:  # nothing was sent: retrying is safe
+        # A key that no longer unwraps, a row that no longer parses: retried with backoff,
+        # then failed, instead of stopping the dispatcher for every tenant.
+        detail = describe_failure(error)
+        log.error("delivery_compose_failed", delivery_id=str(row["delivery_id"]), error=detail)
+        await retry_or_fail(pool, row, attempts, detail, FailureReason.OTHER, max_attempts=max_attempts)

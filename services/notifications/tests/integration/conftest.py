@@ -4,10 +4,12 @@ deadlines would, and a clock the tests move (quiet hours without waiting for the
 
 from __future__ import annotations
 
+import sys
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any, TypeVar
 from uuid import UUID
 from zoneinfo import ZoneInfo
@@ -34,6 +36,10 @@ from refuge_devstack.tokens import LocalIssuer
 from refuge_notifications.bootstrap import build_app
 from refuge_notifications.schema import SCHEMA
 from refuge_notifications.settings import NotificationsSettings
+
+# --import-mode=importlib puts no test directory on sys.path (as in reporting's conftest.py):
+# the dispatcher tests import dispatch_support.py from here.
+sys.path.insert(0, str(Path(__file__).parent))
 
 T = TypeVar("T")
 PUBLIC_URL = "http://notifications.test"

@@ -1,0 +1,160 @@
+"""Sends flow on their own: one slow exchange with a provider holds its own send only, not
+the messages claimed after it (the SMS, the other e-mails, another organisation's), and is
+still sent once. A real SMTP server (aiosmtpd) that keeps one recipient's message waiting
+for its reply, the real HTTP SMS sink, the real PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import threading
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import pytest
+from aiosmtpd.controller import Controller
+from dispatch_support import World, dispatcher, open_world, people, plan, sms_received, until_settled
+
+from refuge_common.contract.vocabulary import NotificationChannel
+from refuge_devstack.mail_sink import MailSink
+from refuge_devstack.ports import free_port
+from refuge_devstack.pytest_plugin import throwaway_database
+from refuge_devstack.sms_sink import SmsSinkServer
+from refuge_devstack.testing import eventually
+
+pytestmark = pytest.mark.integration
+# The slow reply is held until the test has seen the others arrive; this only bounds a
+# failing run (below the dispatcher's SMTP timeout, so that the slow one is still sent).
+STALL_AT_MOST_SECONDS = 20
+SMTP_TIMEOUT_SECONDS = 30
+
+
+class StallingServer:
+    """Takes every message; the reply to the one for ``slow`` waits for ``release``.
+
+    ``log`` is what happened, in order: ("received", key) as each message arrives, and
+    ("answered", key) once the slow one's reply is given."""
+
+    def __init__(self) -> None:
+        self.slow: str | None = None
+        self.stalled = threading.Event()
+        self.release = threading.Event()
+        self.log: list[tuple[str, str]] = []
+        self._lock = threading.Lock()
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+        key = envelope.content.split(b"Message-ID: <", 1)[1].split(b"@", 1)[0].decode()
+        with self._lock:
+            self.log.append(("received", key))
+        if self.slow in envelope.rcpt_tos:
+            self.stalled.set()
+            await asyncio.to_thread(self.release.wait, STALL_AT_MOST_SECONDS)
+            with self._lock:
+                self.log.append(("answered", key))
+        return "250 OK"
+
+    def events(self) -> list[tuple[str, str]]:
+        with self._lock:
+            return list(self.log)
+
+
+@pytest.fixture(scope="module")
+def own_database() -> Iterator[str]:
+    with throwaway_database() as url:
+        yield url
+
+
+@pytest.fixture
+async def world(own_database: str, sinks: tuple[MailSink, SmsSinkServer]) -> AsyncIterator[World]:
+    async with open_world(own_database, sinks) as opened:
+        yield opened
+
+
+@pytest.fixture
+def smtp() -> Iterator[tuple[StallingServer, int]]:
+    server, port = StallingServer(), free_port()
+    controller = Controller(server, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield server, port
+    finally:
+        server.release.set()
+        controller.stop()
+
+
+async def test_a_stalled_smtp_reply_holds_back_no_other_message_and_is_sent_once(
+    world: World, smtp: tuple[StallingServer, int]
+) -> None:
+    server, port = smtp
+    persons = await people(world, 3)
+    other_tenant = uuid.uuid4()
+    [stranger] = await people(world, 1, tenant=other_tenant)
+    server.slow = f"{persons[0]}@example.org"
+    dispatching = dispatcher(world, smtp_port=port, smtp_timeout=SMTP_TIMEOUT_SECONDS)
+    task = asyncio.create_task(dispatching.run())
+    try:
+        [slow] = await plan(world, [persons[0]], NotificationChannel.EMAIL)
+        assert await asyncio.to_thread(server.stalled.wait, 30), "the slow e-mail never reached DATA"
+        # Planned while the slow reply is awaited: claimed after it, by the same dispatcher.
+        mails = await plan(world, persons[1:], NotificationChannel.EMAIL)
+        mails += await plan(world, [stranger], NotificationChannel.EMAIL, tenant=other_tenant)
+        texts = await plan(world, persons, NotificationChannel.SMS)
+        texts += await plan(world, [stranger], NotificationChannel.SMS, tenant=other_tenant)
+
+        async def the_others_arrived() -> bool:
+            received = {key for what, key in server.events() if what == "received"}
+            return set(mails) <= received and set(sms_received(world, texts)) == set(texts)
+
+        await eventually(the_others_arrived, within=60)
+        # An order, not a duration: each of the others arrived before the slow reply was given.
+        events = server.events()
+        assert ("answered", slow) not in events, "the others waited for the slow reply"
+        server.release.set()
+        found = await until_settled(world, [slow, *mails, *texts], task)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+    assert {key: status for key, (status, _) in found.items()} == dict.fromkeys(found, "sent")
+    received = collections.Counter(key for what, key in server.events() if what == "received")
+    assert received == collections.Counter([slow, *mails])  # the slow one once, as each other
+    assert sms_received(world, texts) == collections.Counter(texts)
+
+
+async def test_a_message_queued_behind_a_stalled_send_past_its_lease_is_sent_once(
+    world: World, smtp: tuple[StallingServer, int]
+) -> None:
+    # One send at a time, a lease of a second: the SMS waits for the slot past its lease,
+    # and meanwhile the dispatcher's own next claim takes its row again (a new claim token).
+    server, port = smtp
+    persons = await people(world, 2)
+    server.slow = f"{persons[0]}@example.org"
+    dispatching = dispatcher(
+        world, smtp_port=port, smtp_timeout=SMTP_TIMEOUT_SECONDS, lease_seconds=1, concurrency=1
+    )
+    task = asyncio.create_task(dispatching.run())
+    try:
+        [slow] = await plan(world, [persons[0]], NotificationChannel.EMAIL)
+        assert await asyncio.to_thread(server.stalled.wait, 30), "the slow e-mail never reached DATA"
+        [text] = await plan(world, [persons[1]], NotificationChannel.SMS)
+        first_claim = await eventually(
+            lambda: world.owner.fetchval(
+                "SELECT claim_token FROM deliveries WHERE idempotency_key = $1 AND status = 'claimed'", text
+            )
+        )
+        await eventually(
+            lambda: world.owner.fetchval(
+                "SELECT claim_token <> $2 FROM deliveries WHERE idempotency_key = $1", text, first_claim
+            )
+        )
+        assert sms_received(world, [text]) == collections.Counter()  # still behind the slow one
+        server.release.set()
+        found = await until_settled(world, [slow, text], task)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+    assert {key: status for key, (status, _) in found.items()} == {slow: "sent", text: "sent"}
+    assert sms_received(world, [text]) == collections.Counter([text])
+    assert [key for what, key in server.events() if what == "received"] == [slow]
