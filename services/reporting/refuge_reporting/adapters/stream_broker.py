@@ -6,7 +6,6 @@ Offsets and lag go through :mod:`refuge_common.observability.kafka_offsets`, whi
 
 from __future__ import annotations
 
-from collections import deque
 from datetime import UTC, datetime, timedelta
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -16,6 +15,7 @@ from refuge_common.contract import topics
 from refuge_common.observability.kafka_offsets import KafkaOffsets, group_views, topic_offsets
 from refuge_common.observability.stream_offsets import GroupView, PartitionOffsets
 from refuge_reporting.stream.figures import DeadLetterFigure, dead_letter_figure
+from refuge_reporting.stream.recent_dead_letters import RecentDeadLetters
 
 DRAIN_POLL_MS = 200
 
@@ -59,10 +59,9 @@ class DeadLetterWatch:
     ) -> None:
         self._bootstrap_servers = bootstrap_servers
         self._window = window
-        self._keep = keep
         self._client_id = client_id
         self._consumer: AIOKafkaConsumer | None = None
-        self._seen: deque[tuple[datetime, DeadLetterFigure]] = deque()
+        self._seen = RecentDeadLetters(window, keep)
 
     async def refresh(self, now: datetime, partitions: list[int]) -> tuple[int, list[DeadLetterFigure]]:
         """How many dead letters arrived in the window before ``now``, and the latest ones,
@@ -80,14 +79,12 @@ class DeadLetterWatch:
                     for record in records:
                         at = datetime.fromtimestamp(record.timestamp / 1000, UTC)
                         headers = {name: bytes(value) for name, value in record.headers or ()}
-                        self._seen.append((at, dead_letter_figure(headers, at)))
+                        self._seen.add(at, dead_letter_figure(headers, at))
         except BaseException:
             await self.close()
             raise
-        while self._seen and self._seen[0][0] < now - self._window:
-            self._seen.popleft()
-        newest = sorted(self._seen, key=lambda item: item[0], reverse=True)[: self._keep]
-        return len(self._seen), [figure for _, figure in newest]
+        self._seen.prune(now)
+        return self._seen.count, self._seen.newest()
 
     async def _started(self) -> AIOKafkaConsumer:
         if self._consumer is None:
