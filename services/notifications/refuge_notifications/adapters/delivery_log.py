@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 from uuid import UUID
 
@@ -78,11 +79,35 @@ ORDER BY lease_until LIMIT $1
 """
 
 
+# The same, leaving out the rows of some (channel, organisation) pairs: those whose provider
+# already has a claim's worth queued in this dispatcher (stalled, or just busy).
+CLAIM_EXCEPT = CLAIM.replace(
+    "ORDER BY",
+    """AND NOT EXISTS (SELECT 1 FROM unnest($4::text[], $5::uuid[]) AS x(channel, tenant_id)
+                    WHERE x.channel = deliveries.channel AND x.tenant_id = deliveries.tenant_id)
+    ORDER BY""",
+)
+
+
 async def claim_deliveries(
-    pool: asyncpg.Pool, limit: int, lease_seconds: int, now: datetime | None = None
+    pool: asyncpg.Pool,
+    limit: int,
+    lease_seconds: int,
+    now: datetime | None = None,
+    *,
+    leave: Collection[tuple[str, UUID]] = (),
 ) -> list[asyncpg.Record]:
+    """Claim due rows, none of the (channel, tenant) pairs in ``leave``."""
+
     async with pool.acquire() as connection:
-        return list(await connection.fetch(CLAIM, limit, float(lease_seconds), now))
+        if not leave:
+            return list(await connection.fetch(CLAIM, limit, float(lease_seconds), now))
+        channels, tenants = zip(*leave, strict=True)
+        return list(
+            await connection.fetch(
+                CLAIM_EXCEPT, limit, float(lease_seconds), now, list(channels), list(tenants)
+            )
+        )
 
 
 async def abandoned_sends(pool: asyncpg.Pool, limit: int) -> list[asyncpg.Record]:

@@ -15,7 +15,16 @@ from collections.abc import AsyncIterator, Iterator
 
 import pytest
 from aiosmtpd.controller import Controller
-from dispatch_support import World, dispatcher, mail_received, open_world, people, plan, sms_received, until_settled
+from dispatch_support import (
+    World,
+    dispatcher,
+    mail_received,
+    open_world,
+    people,
+    plan,
+    sms_received,
+    until_settled,
+)
 from stalls import StallEverySms, StallEverySmtp
 
 from refuge_common.contract.vocabulary import NotificationChannel
