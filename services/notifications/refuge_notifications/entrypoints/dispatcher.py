@@ -26,9 +26,11 @@ with another's: a batch is claimed in one statement and what its messages depend
 read in one transaction per tenant; *sending* and *sent* are group-committed
 (``service_layer.sent_batches``), each row under its own claim token, each send waiting
 for its own row's commit. The sends themselves are not batched (``service_layer.in_flight``):
-each runs on its own, ``concurrency`` at a time, and more rows are claimed as the claimed
-ones take slots, not once a batch is done, so a slow SMTP server or SMS provider holds
-only its own sends back, not every other tenant's and channel's.
+each runs on its own, at most ``concurrency`` to one provider account (SMTP: its pool) and
+twice that in all, and more rows are claimed as the claimed ones take slots, not once a
+batch is done, so a slow SMTP server or SMS provider holds only its own sends back, not
+every other tenant's and channel's; one that stalls entirely holds at most half the slots,
+and no more of its rows are claimed while a batch of them waits for it.
 """
 
 from __future__ import annotations
@@ -105,7 +107,11 @@ class Dispatcher:
         self._composer = Composer(keyring, email, beneficiaries, clock)
         self._max_attempts = max_attempts
         self._lease_seconds = lease_seconds
-        self._concurrency = max(1, concurrency)
+        self._concurrency = max(1, concurrency)  # in flight to one provider account, at most
+        # In flight in all: twice what one account may hold, so that a stalled provider leaves
+        # the others at least as many slots as it holds, and a healthy provider alone still
+        # gets ``concurrency`` (half of it cost a single SMS account 40% of its throughput).
+        self._slots = 2 * self._concurrency
         # Enough claimed rows to keep every slot busy, few enough that none waits out its lease.
         self._batch_size = max(batch_size, 4 * self._concurrency)
         self._email = email
@@ -124,12 +130,12 @@ class Dispatcher:
         # One client for every SMS provider: keep-alive connections, as many as sends in flight
         # (so that none waits for a pooled connection, which would read as a provider outage).
         async with (
-            keep_alive_client(self._concurrency, httpx.Timeout(timeout, connect=min(5.0, timeout))) as http,
+            keep_alive_client(self._slots, httpx.Timeout(timeout, connect=min(5.0, timeout))) as http,
             Wakeup(pool, f"{SCHEMA.schema}_deliveries") as wakeup,
             contextlib.aclosing(self._email),
             # Last, so ended first: no send outlives its client. An account full with a claim's
             # worth queued wakes the claimer when it drains, as a new row would.
-            InFlight(self._concurrency, full_at=self._batch_size, unblocked=wakeup.nudge) as sends,
+            InFlight(self._slots, full_at=self._batch_size, unblocked=wakeup.nudge) as sends,
         ):
             while True:
                 await self._sample_gauge(pool)
@@ -157,12 +163,11 @@ class Dispatcher:
 
     def _account_cap(self, outgoing: Outgoing) -> int:
         """Sends one provider account may have in slots: a stalled one holds no more. SMTP:
-        its connections (more would wait for one inside a slot); an SMS account: half the
-        slots, enough to keep a healthy provider's round trips overlapping."""
+        its connections, at most (more would wait for one inside a slot)."""
 
         if outgoing.provider == "smtp":
-            return self._email.pool_size
-        return max(1, self._concurrency // 2)
+            return min(self._email.pool_size, self._concurrency)
+        return self._concurrency
 
     async def _claim_batch(
         self, pool: asyncpg.Pool, http: httpx.AsyncClient, leave: Collection[Any]

@@ -152,7 +152,7 @@ async def test_one_organisations_stalled_sms_provider_holds_back_no_other_messag
         await eventually(the_others_arrived, within=60)
         # An order, not a duration: the others arrived while the stalled provider answered none.
         assert provider.keys("answered") == [], "the others waited for the stalled provider"
-        assert len(provider.keys("received")) <= CONCURRENCY // 2  # its share of the sends, no more
+        assert len(provider.keys("received")) == CONCURRENCY  # its share of the sends, no more
         provider.release.set()
         found = await until_settled(world, [*stalled, *texts, *mails], task)
     finally:
