@@ -58,17 +58,18 @@ DELIVERY_COLUMNS = """delivery_id, tenant_id, idempotency_key, trigger_event_id,
 # sending: claiming them again is safe). ``= ANY(ARRAY(...))``, not ``IN (...)``: with
 # ``IN`` PostgreSQL joined the picked rows to a sequential scan of the whole log (every
 # row ever sent) once the table was analysed; the array makes it one primary-key lookup each.
-CLAIM = f"""
+_CLAIM = """
 UPDATE deliveries SET status = 'claimed', claim_token = gen_random_uuid(),
        lease_until = now() + make_interval(secs => $2)
 WHERE delivery_id = ANY(ARRAY(
     SELECT delivery_id FROM deliveries
-    WHERE (status = 'pending' AND next_attempt_at <= coalesce($3::timestamptz, now()))
-       OR (status = 'claimed' AND lease_until < now())
+    WHERE ((status = 'pending' AND next_attempt_at <= coalesce($3::timestamptz, now()))
+           OR (status = 'claimed' AND lease_until < now())){leaving}
     ORDER BY next_attempt_at LIMIT $1
     FOR UPDATE SKIP LOCKED))
-RETURNING {DELIVERY_COLUMNS}
+RETURNING {columns}
 """
+CLAIM = _CLAIM.format(leaving="", columns=DELIVERY_COLUMNS)
 
 # Rows whose dispatcher died during the provider call: whether the provider accepted the
 # message cannot be known, and sending again could send it twice.
@@ -81,11 +82,11 @@ ORDER BY lease_until LIMIT $1
 
 # The same, leaving out the rows of some (channel, organisation) pairs: those whose provider
 # already has a claim's worth queued in this dispatcher (stalled, or just busy).
-CLAIM_EXCEPT = CLAIM.replace(
-    "ORDER BY",
-    """AND NOT EXISTS (SELECT 1 FROM unnest($4::text[], $5::uuid[]) AS x(channel, tenant_id)
-                    WHERE x.channel = deliveries.channel AND x.tenant_id = deliveries.tenant_id)
-    ORDER BY""",
+CLAIM_EXCEPT = _CLAIM.format(
+    leaving="""
+      AND NOT EXISTS (SELECT 1 FROM unnest($4::text[], $5::uuid[]) AS x(channel, tenant_id)
+                      WHERE x.channel = deliveries.channel AND x.tenant_id = deliveries.tenant_id)""",
+    columns=DELIVERY_COLUMNS,
 )
 
 

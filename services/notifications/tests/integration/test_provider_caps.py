@@ -34,6 +34,7 @@ from refuge_devstack.ports import free_port
 from refuge_devstack.pytest_plugin import throwaway_database
 from refuge_devstack.sms_sink import SmsSinkServer
 from refuge_devstack.testing import eventually
+from refuge_notifications.adapters import delivery_log
 from refuge_notifications.adapters.org_secrets import OrganisationSecrets
 from refuge_notifications.service_layer.sms_routing import SmsRouting
 
@@ -163,3 +164,22 @@ async def test_one_organisations_stalled_sms_provider_holds_back_no_other_messag
     assert collections.Counter(provider.keys("received")) == collections.Counter(stalled)  # each once
     assert sms_received(world, texts) == collections.Counter(texts)
     assert mail_received(world, mails) == collections.Counter(mails)
+
+
+async def test_a_claim_leaves_out_the_full_providers_rows_pending_or_lapsed(world: World) -> None:
+    """The rows of a (channel, organisation) left out are not claimed, whether pending or
+    claimed with a lapsed lease; every other due row is."""
+
+    other = uuid.uuid4()
+    sms = await plan(world, await people(world, 2), NotificationChannel.SMS)
+    email = await plan(world, await people(world, 2), NotificationChannel.EMAIL)
+    others = await plan(world, await people(world, 2, other), NotificationChannel.SMS, other)
+    lapsed = await delivery_log.claim_deliveries(world.pool, 100, 0)  # every row, lease 0 s
+    assert len(lapsed) == 6
+    await asyncio.sleep(0.05)  # the leases lapse
+    sms += await plan(world, await people(world, 2), NotificationChannel.SMS)  # pending
+    email += await plan(world, await people(world, 2), NotificationChannel.EMAIL)
+    leave = [("sms", world.tenant)]
+    claimed = await delivery_log.claim_deliveries(world.pool, 100, 60, leave=leave)
+    keys = {row["idempotency_key"] for row in claimed}
+    assert keys == {*email, *others} and not keys & set(sms)
