@@ -101,7 +101,10 @@ class NotificationsSettings(PlatformSettings):
         default=0, ge=0, description="E-mails a second to the SMTP server; 0: no limit."
     )
     notifications_dispatch_concurrency: int = Field(
-        default=16, ge=1, description="Messages the dispatcher hands to providers at the same time."
+        default=16,
+        ge=1,
+        description="Messages the dispatcher hands to one provider account at the same time "
+        "(SMTP: at most SMTP_POOL_SIZE); twice as many to all providers together.",
     )
     smtp_pool_size: int = Field(
         default=4,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 from uuid import UUID
 
@@ -57,17 +58,18 @@ DELIVERY_COLUMNS = """delivery_id, tenant_id, idempotency_key, trigger_event_id,
 # sending: claiming them again is safe). ``= ANY(ARRAY(...))``, not ``IN (...)``: with
 # ``IN`` PostgreSQL joined the picked rows to a sequential scan of the whole log (every
 # row ever sent) once the table was analysed; the array makes it one primary-key lookup each.
-CLAIM = f"""
+_CLAIM = """
 UPDATE deliveries SET status = 'claimed', claim_token = gen_random_uuid(),
        lease_until = now() + make_interval(secs => $2)
 WHERE delivery_id = ANY(ARRAY(
     SELECT delivery_id FROM deliveries
-    WHERE (status = 'pending' AND next_attempt_at <= coalesce($3::timestamptz, now()))
-       OR (status = 'claimed' AND lease_until < now())
+    WHERE ((status = 'pending' AND next_attempt_at <= coalesce($3::timestamptz, now()))
+           OR (status = 'claimed' AND lease_until < now())){leaving}
     ORDER BY next_attempt_at LIMIT $1
     FOR UPDATE SKIP LOCKED))
-RETURNING {DELIVERY_COLUMNS}
+RETURNING {columns}
 """
+CLAIM = _CLAIM.format(leaving="", columns=DELIVERY_COLUMNS)
 
 # Rows whose dispatcher died during the provider call: whether the provider accepted the
 # message cannot be known, and sending again could send it twice.
@@ -78,11 +80,35 @@ ORDER BY lease_until LIMIT $1
 """
 
 
+# The same, leaving out the rows of some (channel, organisation) pairs: those whose provider
+# already has a claim's worth queued in this dispatcher (stalled, or just busy).
+CLAIM_EXCEPT = _CLAIM.format(
+    leaving="""
+      AND NOT EXISTS (SELECT 1 FROM unnest($4::text[], $5::uuid[]) AS x(channel, tenant_id)
+                      WHERE x.channel = deliveries.channel AND x.tenant_id = deliveries.tenant_id)""",
+    columns=DELIVERY_COLUMNS,
+)
+
+
 async def claim_deliveries(
-    pool: asyncpg.Pool, limit: int, lease_seconds: int, now: datetime | None = None
+    pool: asyncpg.Pool,
+    limit: int,
+    lease_seconds: int,
+    now: datetime | None = None,
+    *,
+    leave: Collection[tuple[str, UUID]] = (),
 ) -> list[asyncpg.Record]:
+    """Claim due rows, none of the (channel, tenant) pairs in ``leave``."""
+
     async with pool.acquire() as connection:
-        return list(await connection.fetch(CLAIM, limit, float(lease_seconds), now))
+        if not leave:
+            return list(await connection.fetch(CLAIM, limit, float(lease_seconds), now))
+        channels, tenants = zip(*leave, strict=True)
+        return list(
+            await connection.fetch(
+                CLAIM_EXCEPT, limit, float(lease_seconds), now, list(channels), list(tenants)
+            )
+        )
 
 
 async def abandoned_sends(pool: asyncpg.Pool, limit: int) -> list[asyncpg.Record]:

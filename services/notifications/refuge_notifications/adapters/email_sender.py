@@ -86,6 +86,12 @@ class SmtpSender:
         self._slots = asyncio.Semaphore(pool_size)  # connections open at once, at most
         self._idle: list[tuple[_DataPhaseAwareSMTP, bool]] = []
 
+    @property
+    def pool_size(self) -> int:
+        """Connections open at once, at most: more sends than this wait for one."""
+
+        return self._pool_size
+
     def build(
         self,
         recipient: str,

@@ -26,18 +26,21 @@ with another's: a batch is claimed in one statement and what its messages depend
 read in one transaction per tenant; *sending* and *sent* are group-committed
 (``service_layer.sent_batches``), each row under its own claim token, each send waiting
 for its own row's commit. The sends themselves are not batched (``service_layer.in_flight``):
-each runs on its own, ``concurrency`` at a time, and more rows are claimed as the claimed
-ones take slots, not once a batch is done, so a slow SMTP server or SMS provider holds
-only its own sends back, not every other tenant's and channel's.
+each runs on its own, at most ``concurrency`` to one provider account (SMTP: its pool) and
+twice that in all, and more rows are claimed as the claimed ones take slots, not once a
+batch is done, so a slow SMTP server or SMS provider holds only its own sends back, not
+every other tenant's and channel's; one that stalls entirely holds at most half the slots,
+and no more of its rows are claimed while a batch of them waits for it.
 """
 
 from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 import asyncpg
 import httpx
@@ -104,7 +107,11 @@ class Dispatcher:
         self._composer = Composer(keyring, email, beneficiaries, clock)
         self._max_attempts = max_attempts
         self._lease_seconds = lease_seconds
-        self._concurrency = max(1, concurrency)
+        self._concurrency = max(1, concurrency)  # in flight to one provider account, at most
+        # In flight in all: twice what one account may hold, so that a stalled provider leaves
+        # the others at least as many slots as it holds, and a healthy provider alone still
+        # gets ``concurrency`` (half of it cost a single SMS account 40% of its throughput).
+        self._slots = 2 * self._concurrency
         # Enough claimed rows to keep every slot busy, few enough that none waits out its lease.
         self._batch_size = max(batch_size, 4 * self._concurrency)
         self._email = email
@@ -123,10 +130,12 @@ class Dispatcher:
         # One client for every SMS provider: keep-alive connections, as many as sends in flight
         # (so that none waits for a pooled connection, which would read as a provider outage).
         async with (
-            keep_alive_client(self._concurrency, httpx.Timeout(timeout, connect=min(5.0, timeout))) as http,
+            keep_alive_client(self._slots, httpx.Timeout(timeout, connect=min(5.0, timeout))) as http,
             Wakeup(pool, f"{SCHEMA.schema}_deliveries") as wakeup,
             contextlib.aclosing(self._email),
-            InFlight(self._concurrency) as sends,  # last, so ended first: no send outlives its client
+            # Last, so ended first: no send outlives its client. An account full with a claim's
+            # worth queued wakes the claimer when it drains, as a new row would.
+            InFlight(self._slots, full_at=self._batch_size, unblocked=wakeup.nudge) as sends,
         ):
             while True:
                 await self._sample_gauge(pool)
@@ -136,19 +145,39 @@ class Dispatcher:
                 if not await sends.room(below=self._batch_size, seconds=self._poll_interval):
                     continue
                 lease_ends = time.monotonic() + self._lease_seconds  # no later than the claim's
-                claimed, composed = await self._claim_batch(pool, http)
+                claimed, composed = await self._claim_batch(pool, http, sends.full_scopes())
                 for row, message in zip(claimed, composed, strict=True):
                     job = self._guarded(pool, row, message, lease_ends, sends)
-                    sends.add(job, needs_slot=not isinstance(message, Exception))
+                    if isinstance(message, Exception):
+                        sends.add(job, needs_slot=False)
+                    else:
+                        sends.add(
+                            job,
+                            account=message.rate_key,
+                            cap=self._account_cap(message),
+                            scope=(row["channel"], row["tenant_id"]),
+                            deadline=lease_ends,
+                        )
                 if len(claimed) < self._batch_size:  # nothing more is due yet
                     await wakeup.wait(await self._until_next(pool))
 
-    async def _claim_batch(self, pool: asyncpg.Pool, http: httpx.AsyncClient) -> _Batch:
-        """Claim due deliveries and compose them: what the messages depend on is read for
-        the whole batch at once (one transaction per tenant)."""
+    def _account_cap(self, outgoing: Outgoing) -> int:
+        """Sends one provider account may have in slots: a stalled one holds no more. SMTP:
+        its connections, at most (more would wait for one inside a slot)."""
+
+        if outgoing.provider == "smtp":
+            return min(self._email.pool_size, self._concurrency)
+        return self._concurrency
+
+    async def _claim_batch(
+        self, pool: asyncpg.Pool, http: httpx.AsyncClient, leave: Collection[Any]
+    ) -> _Batch:
+        """Claim due deliveries (none of the (channel, tenant) pairs in ``leave``: their
+        provider has a claim's worth queued) and compose them: what the messages depend on
+        is read for the whole batch at once (one transaction per tenant)."""
 
         claimed = await delivery_log.claim_deliveries(
-            pool, self._batch_size, self._lease_seconds, self._clock()
+            pool, self._batch_size, self._lease_seconds, self._clock(), leave=leave
         )
         return claimed, await self._composer.compose_batch(pool, claimed, http)
 
@@ -204,11 +233,12 @@ class Dispatcher:
         if isinstance(composed, Exception):
             await settling.not_composed(pool, row, attempts, composed, max_attempts=self._max_attempts)
             return
-        async with sends.slot():
-            if time.monotonic() >= lease_ends:
-                # Queued behind slow sends until its claim lapsed: another claim may hold the
-                # row now, and what composing checked (consent, quiet hours) is stale. Nothing
-                # was sent; it is claimed and composed again like any lapsed claim.
+        async with sends.slot() as taken:
+            if not taken or time.monotonic() >= lease_ends:
+                # Queued behind slow sends (or its stalled provider) until its claim lapsed:
+                # another claim may hold the row now, and what composing checked (consent,
+                # quiet hours) is stale. Nothing was sent; it is claimed and composed again
+                # like any lapsed claim.
                 log.warning("delivery_claim_lapsed_before_send", delivery_id=str(row["delivery_id"]))
                 return
             outcome = await self._send(pool, row, composed)

@@ -146,6 +146,8 @@ def dispatcher(
     lease_seconds: int = 5,
     smtp_port: int | None = None,
     smtp_timeout: int = 5,
+    smtp_pool_size: int = 4,
+    sms_timeout: float = 2.0,
     concurrency: int = 4,
 ) -> Dispatcher:
     """To the world's sinks (or to the SMTP server on ``smtp_port``)."""
@@ -157,13 +159,14 @@ def dispatcher(
             default_webhook_url=f"{world.sms.url}/sms",
         ),
         unsubscribe=UnsubscribeTokens(os.urandom(32)),
-        sms_timeout=2.0,
+        sms_timeout=sms_timeout,
     )
     email = SmtpSender(
         host="127.0.0.1",
         port=smtp_port or world.mail.port,
         sender="no-reply@refuge.test",
         timeout=smtp_timeout,
+        pool_size=smtp_pool_size,
     )
     return Dispatcher(
         lambda: world.pool,
