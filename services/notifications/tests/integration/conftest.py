@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
@@ -30,12 +30,16 @@ from refuge_common.messaging.producer import EventProducer
 from refuge_common.service_main import migrate_service
 from refuge_devstack.mail_sink import MailSink, ReceivedMail
 from refuge_devstack.ports import free_port
+from refuge_devstack.pytest_plugin import throwaway_database
 from refuge_devstack.sms_sink import SmsSinkServer, SmsStore
 from refuge_devstack.testing import eventually, tenant_events
 from refuge_devstack.tokens import LocalIssuer
 from refuge_notifications.bootstrap import build_app
 from refuge_notifications.schema import SCHEMA
 from refuge_notifications.settings import NotificationsSettings
+
+if TYPE_CHECKING:
+    from dispatch_support import World
 
 # --import-mode=importlib puts no test directory on sys.path (as in reporting's conftest.py):
 # the dispatcher tests import dispatch_support.py from here.
@@ -429,3 +433,20 @@ def _daytime_and_a_well_behaved_sink(request: pytest.FixtureRequest) -> Iterator
     n.sms.store.clear_faults()
     yield
     n.sms.store.clear_faults()
+
+
+# The dispatcher tests' (dispatch_support.py): each module its own database and world.
+@pytest.fixture(scope="module")
+def own_database() -> Iterator[str]:
+    """A database of the module's own: no other module's pending rows to dispatch."""
+
+    with throwaway_database() as url:
+        yield url
+
+
+@pytest.fixture
+async def world(own_database: str, sinks: tuple[MailSink, SmsSinkServer]) -> AsyncIterator[World]:
+    from dispatch_support import open_world  # on sys.path once this module has run
+
+    async with open_world(own_database, sinks) as opened:
+        yield opened

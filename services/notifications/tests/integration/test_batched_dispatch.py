@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import collections
 import uuid
-from collections.abc import AsyncIterator, Iterator
 
 import pytest
 from dispatch_support import (
@@ -15,35 +14,17 @@ from dispatch_support import (
     dispatch_until_settled,
     dispatcher,
     mail_received,
-    open_world,
     people,
     plan,
     sms_received,
 )
 
 from refuge_common.contract.vocabulary import NotificationChannel
-from refuge_devstack.mail_sink import MailSink
-from refuge_devstack.pytest_plugin import throwaway_database
-from refuge_devstack.sms_sink import SmsSinkServer
 from refuge_notifications.adapters import delivery_log
 from refuge_notifications.service_layer.outgoing import Outgoing
 from refuge_notifications.service_layer.sent_batches import SendWrites
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(scope="module")
-def own_database() -> Iterator[str]:
-    """A database of this module's own: no other module's pending rows to dispatch."""
-
-    with throwaway_database() as url:
-        yield url
-
-
-@pytest.fixture
-async def world(own_database: str, sinks: tuple[MailSink, SmsSinkServer]) -> AsyncIterator[World]:
-    async with open_world(own_database, sinks) as opened:
-        yield opened
 
 
 @pytest.mark.parametrize("channel", [NotificationChannel.SMS, NotificationChannel.EMAIL])

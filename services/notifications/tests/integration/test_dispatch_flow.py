@@ -9,18 +9,22 @@ import asyncio
 import collections
 import threading
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
-from dispatch_support import World, dispatcher, open_world, people, plan, sms_received, until_settled
+from dispatch_support import (
+    World,
+    dispatcher,
+    people,
+    plan,
+    sms_received,
+    until_settled,
+)
 
 from refuge_common.contract.vocabulary import NotificationChannel
-from refuge_devstack.mail_sink import MailSink
 from refuge_devstack.ports import free_port
-from refuge_devstack.pytest_plugin import throwaway_database
-from refuge_devstack.sms_sink import SmsSinkServer
 from refuge_devstack.testing import eventually
 
 pytestmark = pytest.mark.integration
@@ -57,18 +61,6 @@ class StallingServer:
     def events(self) -> list[tuple[str, str]]:
         with self._lock:
             return list(self.log)
-
-
-@pytest.fixture(scope="module")
-def own_database() -> Iterator[str]:
-    with throwaway_database() as url:
-        yield url
-
-
-@pytest.fixture
-async def world(own_database: str, sinks: tuple[MailSink, SmsSinkServer]) -> AsyncIterator[World]:
-    async with open_world(own_database, sinks) as opened:
-        yield opened
 
 
 @pytest.fixture

@@ -19,7 +19,6 @@ from dispatch_support import (
     World,
     dispatcher,
     mail_received,
-    open_world,
     people,
     plan,
     sms_received,
@@ -29,10 +28,7 @@ from stalls import StallEverySms, StallEverySmtp
 
 from refuge_common.contract.vocabulary import NotificationChannel
 from refuge_common.db.pool import tenant_transaction
-from refuge_devstack.mail_sink import MailSink
 from refuge_devstack.ports import free_port
-from refuge_devstack.pytest_plugin import throwaway_database
-from refuge_devstack.sms_sink import SmsSinkServer
 from refuge_devstack.testing import eventually
 from refuge_notifications.adapters import delivery_log
 from refuge_notifications.adapters.org_secrets import OrganisationSecrets
@@ -48,18 +44,6 @@ TIMEOUT_SECONDS = 30  # above the stall's bound: a stalled message is answered, 
 
 async def _true(value: bool) -> bool:
     return value
-
-
-@pytest.fixture(scope="module")
-def own_database() -> Iterator[str]:
-    with throwaway_database() as url:
-        yield url
-
-
-@pytest.fixture
-async def world(own_database: str, sinks: tuple[MailSink, SmsSinkServer]) -> AsyncIterator[World]:
-    async with open_world(own_database, sinks) as opened:
-        yield opened
 
 
 @pytest.fixture
