@@ -12,7 +12,12 @@ import asyncio
 import contextlib
 import json
 import threading
-from typing import Any
+from collections.abc import Iterator
+from typing import Any, Protocol
+
+from aiosmtpd.controller import Controller
+
+from refuge_devstack.ports import free_port
 
 STALL_AT_MOST_SECONDS = 20
 
@@ -96,3 +101,21 @@ class StallEverySms(_Log):
             pass
         finally:
             writer.close()
+
+
+class _Releasable(Protocol):
+    release: threading.Event
+
+
+@contextlib.contextmanager
+def smtp_server(handler: _Releasable) -> Iterator[int]:
+    """An aiosmtpd server with ``handler`` on a free port (its port); released, then stopped."""
+
+    port = free_port()
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield port
+    finally:
+        handler.release.set()
+        controller.stop()

@@ -13,7 +13,6 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
 from dispatch_support import (
     World,
     dispatcher,
@@ -22,9 +21,9 @@ from dispatch_support import (
     sms_received,
     until_settled,
 )
+from stalls import smtp_server
 
 from refuge_common.contract.vocabulary import NotificationChannel
-from refuge_devstack.ports import free_port
 from refuge_devstack.testing import eventually
 
 pytestmark = pytest.mark.integration
@@ -65,14 +64,9 @@ class StallingServer:
 
 @pytest.fixture
 def smtp() -> Iterator[tuple[StallingServer, int]]:
-    server, port = StallingServer(), free_port()
-    controller = Controller(server, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
+    server = StallingServer()
+    with smtp_server(server) as port:
         yield server, port
-    finally:
-        server.release.set()
-        controller.stop()
 
 
 async def test_a_stalled_smtp_reply_holds_back_no_other_message_and_is_sent_once(

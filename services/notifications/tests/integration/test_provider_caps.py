@@ -14,7 +14,6 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
-from aiosmtpd.controller import Controller
 from dispatch_support import (
     World,
     dispatcher,
@@ -24,11 +23,10 @@ from dispatch_support import (
     sms_received,
     until_settled,
 )
-from stalls import StallEverySms, StallEverySmtp
+from stalls import StallEverySms, StallEverySmtp, smtp_server
 
 from refuge_common.contract.vocabulary import NotificationChannel
 from refuge_common.db.pool import tenant_transaction
-from refuge_devstack.ports import free_port
 from refuge_devstack.testing import eventually
 from refuge_notifications.adapters import delivery_log
 from refuge_notifications.adapters.org_secrets import OrganisationSecrets
@@ -48,14 +46,9 @@ async def _true(value: bool) -> bool:
 
 @pytest.fixture
 def smtp() -> Iterator[tuple[StallEverySmtp, int]]:
-    server, port = StallEverySmtp(), free_port()
-    controller = Controller(server, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
+    server = StallEverySmtp()
+    with smtp_server(server) as port:
         yield server, port
-    finally:
-        server.release.set()
-        controller.stop()
 
 
 @pytest.fixture
