@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import fastapi.routing
-from fastapi import Request, Response
+from fastapi import Request, Response, params
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, ValidationError
@@ -101,6 +101,8 @@ class _LeanPlan:
         model = body.field_info.annotation
         if not (isinstance(model, type) and issubclass(model, BaseModel)):
             return None
+        if not _whole_json_body(body.field_info):
+            return None
         dependencies = [_dependency(sub) for sub in dependant.dependencies]
         if any(dependency is None for dependency in dependencies) or not _answers_itself(dependant.call):
             return None
@@ -142,6 +144,12 @@ class _LeanPlan:
     def _overridden(self) -> bool:
         overrides = getattr(self.overrides, "dependency_overrides", None)
         return bool(overrides)
+
+
+def _whole_json_body(info: Any) -> bool:
+    """A JSON body that is the model itself: not embedded under its name, not a form."""
+
+    return isinstance(info, params.Body) and not isinstance(info, params.Form) and not info.embed
 
 
 def _only_request_and(dependant: Dependant, *allowed: str) -> bool:

@@ -11,11 +11,12 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import fastapi.routing
 import httpx
 import pytest
+from fastapi import Body, Request, Response
 from fastapi.routing import APIRoute
 
 from refuge_intake.bootstrap import build_app
@@ -26,6 +27,8 @@ from refuge_intake.entrypoints import (
     http_cases,
     http_litigation,
 )
+from refuge_intake.entrypoints.http_case_views import Writing
+from refuge_intake.entrypoints.http_cases import OpenCase
 from refuge_intake.entrypoints.http_lean_route import LeanWriteRoute
 
 if TYPE_CHECKING:
@@ -80,6 +83,23 @@ def test_every_case_write_can_take_the_lean_handler() -> None:
         if isinstance(route, APIRoute) and "GET" in (route.methods or ())
     ]
     assert reads and not any(LeanWriteRoute.supports(route.dependant) for route in reads)
+
+
+# An embedded body is read as {"body": {...}}, not as the model itself: FastAPI's handler.
+EmbeddedCase = Annotated[OpenCase, Body(embed=True)]
+
+
+async def _embedded(request: Request, caller: Writing, body: EmbeddedCase) -> Response:
+    raise AssertionError("not called")
+
+
+async def _whole(request: Request, caller: Writing, body: OpenCase) -> Response:
+    raise AssertionError("not called")
+
+
+def test_an_embedded_body_keeps_fastapis_handler() -> None:
+    assert not LeanWriteRoute.supports(APIRoute("/x", _embedded, methods=["POST"]).dependant)
+    assert LeanWriteRoute.supports(APIRoute("/x", _whole, methods=["POST"]).dependant)
 
 
 async def test_a_well_formed_write_skips_fastapis_dependency_solver(
