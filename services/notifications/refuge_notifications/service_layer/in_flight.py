@@ -45,6 +45,7 @@ class InFlight:
         self._unblocked = unblocked
         self._room = asyncio.Event()
         self._room_below = 0
+        self._queued_when_full = 0  # jobs queued for full accounts (not counted by ``room``)
 
     @property
     def queued(self) -> int:
@@ -75,7 +76,7 @@ class InFlight:
                 place = self._accounts.get(account)
                 if place is None:
                     place = self._accounts[account] = _Account(max(1, cap))
-                place.queued += 1
+                self._count_queued(place, +1)
                 place.scopes[scope] += 1
             self._jobs[task] = _Job(self, place, scope, deadline)
         else:
@@ -113,16 +114,27 @@ class InFlight:
         return 0 < self._full_at <= place.queued
 
     def _counted(self) -> int:
-        full = sum(place.queued for place in self._accounts.values() if self._full(place))
-        return len(self._queued) - full
+        return len(self._queued) - self._queued_when_full
+
+    def _count_queued(self, place: _Account, change: int) -> bool:
+        """Change ``place``'s queued jobs by ``change``, keeping the count of those queued for
+        full accounts (asked on every job's way into a slot: not summed over the accounts);
+        whether it was full before."""
+
+        was_full = self._full(place)
+        if was_full:
+            self._queued_when_full -= place.queued
+        place.queued += change
+        if self._full(place):
+            self._queued_when_full += place.queued
+        return was_full
 
     def _left_queue(self, task: asyncio.Task[None]) -> None:
         self._queued.discard(task)
         job = self._jobs.get(task)
         place = job.account if job is not None else None
         if place is not None and job is not None:
-            was_full = self._full(place)
-            place.queued -= 1
+            was_full = self._count_queued(place, -1)
             place.scopes[job.scope] -= 1
             if place.scopes[job.scope] <= 0:
                 del place.scopes[job.scope]

@@ -201,15 +201,23 @@ async def until_settled(
         await asyncio.sleep(0.05)
 
 
-async def dispatch_until_settled(
-    world: World, keys: list[str], dispatching: Dispatcher
-) -> dict[str, tuple[str, str | None]]:
+@contextlib.asynccontextmanager
+async def running(dispatching: Dispatcher) -> AsyncIterator[asyncio.Task[None]]:
+    """The dispatcher running in a task for the block, stopped after it."""
+
     task = asyncio.create_task(dispatching.run())
     try:
-        return await until_settled(world, keys, task)
+        yield task
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
+
+
+async def dispatch_until_settled(
+    world: World, keys: list[str], dispatching: Dispatcher
+) -> dict[str, tuple[str, str | None]]:
+    async with running(dispatching) as task:
+        return await until_settled(world, keys, task)
 
 
 def sms_received(world: World, keys: list[str]) -> collections.Counter[str]:

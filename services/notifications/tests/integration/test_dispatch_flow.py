@@ -18,6 +18,7 @@ from dispatch_support import (
     dispatcher,
     people,
     plan,
+    running,
     sms_received,
     until_settled,
 )
@@ -78,8 +79,7 @@ async def test_a_stalled_smtp_reply_holds_back_no_other_message_and_is_sent_once
     [stranger] = await people(world, 1, tenant=other_tenant)
     server.slow = f"{persons[0]}@example.org"
     dispatching = dispatcher(world, smtp_port=port, smtp_timeout=SMTP_TIMEOUT_SECONDS)
-    task = asyncio.create_task(dispatching.run())
-    try:
+    async with running(dispatching) as task:
         [slow] = await plan(world, [persons[0]], NotificationChannel.EMAIL)
         assert await asyncio.to_thread(server.stalled.wait, 30), "the slow e-mail never reached DATA"
         # Planned while the slow reply is awaited: claimed after it, by the same dispatcher.
@@ -98,9 +98,6 @@ async def test_a_stalled_smtp_reply_holds_back_no_other_message_and_is_sent_once
         assert ("answered", slow) not in events, "the others waited for the slow reply"
         server.release.set()
         found = await until_settled(world, [slow, *mails, *texts], task)
-    finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
 
     assert {key: status for key, (status, _) in found.items()} == dict.fromkeys(found, "sent")
     received = collections.Counter(key for what, key in server.events() if what == "received")
@@ -120,8 +117,7 @@ async def test_a_message_queued_behind_a_stalled_send_past_its_lease_is_sent_onc
     dispatching = dispatcher(
         world, smtp_port=port, smtp_timeout=SMTP_TIMEOUT_SECONDS, lease_seconds=1, concurrency=1
     )
-    task = asyncio.create_task(dispatching.run())
-    try:
+    async with running(dispatching) as task:
         [slow] = await plan(world, [persons[0]], NotificationChannel.EMAIL)
         assert await asyncio.to_thread(server.stalled.wait, 30), "the slow e-mail never reached DATA"
         [mail] = await plan(world, [persons[1]], NotificationChannel.EMAIL)
@@ -138,9 +134,6 @@ async def test_a_message_queued_behind_a_stalled_send_past_its_lease_is_sent_onc
         assert [key for what, key in server.events() if what == "received"] == [slow]  # still behind it
         server.release.set()
         found = await until_settled(world, [slow, mail], task)
-    finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
 
     assert {key: status for key, (status, _) in found.items()} == {slow: "sent", mail: "sent"}
     assert [key for what, key in server.events() if what == "received"] == [slow, mail]  # each once

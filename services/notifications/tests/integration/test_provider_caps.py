@@ -20,6 +20,7 @@ from dispatch_support import (
     mail_received,
     people,
     plan,
+    running,
     sms_received,
     until_settled,
 )
@@ -78,8 +79,7 @@ async def test_an_smtp_server_that_answers_nothing_holds_back_no_sms_and_each_em
     )
     mails = await plan(world, persons, NotificationChannel.EMAIL)
     mails += await plan(world, strangers, NotificationChannel.EMAIL, tenant=other_tenant)
-    task = asyncio.create_task(dispatching.run())
-    try:
+    async with running(dispatching) as task:
         await eventually(lambda: _true(len(server.keys("received")) == 2))  # both connections stalled
         texts = await plan(world, persons[:5], NotificationChannel.SMS)
         texts += await plan(world, strangers[:5], NotificationChannel.SMS, tenant=other_tenant)
@@ -93,9 +93,6 @@ async def test_an_smtp_server_that_answers_nothing_holds_back_no_sms_and_each_em
         assert len(server.keys("received")) == 2  # no e-mail beyond the two connections went out
         server.release.set()
         found = await until_settled(world, [*mails, *texts], task)
-    finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
 
     assert {key: status for key, (status, _) in found.items()} == dict.fromkeys(found, "sent")
     assert collections.Counter(server.keys("received")) == collections.Counter(mails)  # each once
@@ -116,8 +113,7 @@ async def test_one_organisations_stalled_sms_provider_holds_back_no_other_messag
         world, sms_timeout=TIMEOUT_SECONDS, lease_seconds=LEASE_SECONDS, concurrency=CONCURRENCY
     )
     stalled = await plan(world, stalled_persons, NotificationChannel.SMS, tenant=stalled_tenant)
-    task = asyncio.create_task(dispatching.run())
-    try:
+    async with running(dispatching) as task:
         await eventually(lambda: _true(len(provider.keys("received")) > 0))
         texts = await plan(world, persons, NotificationChannel.SMS)
         mails = await plan(world, persons, NotificationChannel.EMAIL)
@@ -133,9 +129,6 @@ async def test_one_organisations_stalled_sms_provider_holds_back_no_other_messag
         assert len(provider.keys("received")) == CONCURRENCY  # its share of the sends, no more
         provider.release.set()
         found = await until_settled(world, [*stalled, *texts, *mails], task)
-    finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
 
     assert {key: status for key, (status, _) in found.items()} == dict.fromkeys(found, "sent")
     assert collections.Counter(provider.keys("received")) == collections.Counter(stalled)  # each once
