@@ -133,11 +133,18 @@ async def begin_sending(
     return bool(updated)
 
 
+# The statements that write a group of rows by id compare ``status`` to ``(SELECT 'claimed')``,
+# not to ``'claimed'``: given the constant, PostgreSQL read the rows through the partial
+# indexes on open statuses (it costs such an index as if it held only the rows asked for,
+# when it holds every open row) and so scanned the whole backlog for each group: 3 ms a group
+# with 6,000 due rows, and growing with them, until the dispatcher sent 650 SMS/s instead of
+# 1,000. A value it cannot know while planning leaves it the primary key, one lookup a row.
 BEGIN_SENDING = """
 UPDATE deliveries AS d SET status = 'sending', sending_at = now(),
        lease_until = now() + make_interval(secs => s.lease_seconds)
 FROM unnest($1::uuid[], $2::uuid[], $3::float8[]) AS s(delivery_id, claim_token, lease_seconds)
-WHERE d.delivery_id = s.delivery_id AND d.claim_token = s.claim_token AND d.status = 'claimed'
+WHERE d.delivery_id = s.delivery_id AND d.claim_token = s.claim_token
+  AND d.status = (SELECT 'claimed'::text)
 RETURNING d.delivery_id
 """
 
@@ -185,7 +192,8 @@ async def settle(
 
 # One statement for a batch of sends the providers took, of any tenants: each row settled
 # under its own claim (as ``settle``), and the event of each row that was, in the same
-# statement (and so the same transaction, even outside an explicit one).
+# statement (and so the same transaction, even outside an explicit one). Statuses as
+# subqueries: see ``BEGIN_SENDING``.
 SETTLE_SENT = f"""
 WITH settled AS (
     UPDATE deliveries AS d SET status = 'sent', lease_until = NULL, sent_at = now(),
@@ -195,7 +203,7 @@ WITH settled AS (
     FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[])
          AS s(delivery_id, claim_token, provider, provider_message_id, language)
     WHERE d.delivery_id = s.delivery_id AND d.claim_token = s.claim_token
-      AND d.status IN ('claimed', 'sending')
+      AND d.status IN ((SELECT 'claimed'::text), (SELECT 'sending'::text))
     RETURNING d.delivery_id
 ), reported AS (
     {OUTBOX_INSERT}
