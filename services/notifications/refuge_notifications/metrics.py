@@ -4,8 +4,10 @@ the channel and the state only: never a person, a case, an organisation or a pro
 - ``refuge_notifications_total{channel,state}``: messages that reached a final state, counted
   once when it is recorded: sent, failed, unknown, suppressed, and delivered (the provider's
   receipt). A quiet-hours deferral is not final and is not counted.
-- ``refuge_notification_deliveries{channel,state}``: delivery-log rows in each state now,
-  sampled by the dispatcher loop.
+- ``refuge_notification_deliveries{channel,state}``: open delivery-log rows (pending,
+  claimed, sending) now, sampled by the dispatcher loop: the queue, and what is in flight.
+  Rows in final states are what the counter above counts; counting them in the log would
+  read every row ever sent, every few seconds, for ever longer.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from prometheus_client import Counter, Gauge
 
 CHANNELS = ("sms", "email")
 FINAL_STATES = ("sent", "failed", "unknown", "suppressed", "delivered")
-ROW_STATES = ("pending", "claimed", "sending", "sent", "failed", "unknown", "suppressed")
+OPEN_STATES = ("pending", "claimed", "sending")
 
 NOTIFICATIONS = Counter(
     "refuge_notifications",
@@ -23,7 +25,7 @@ NOTIFICATIONS = Counter(
 )
 DELIVERIES = Gauge(
     "refuge_notification_deliveries",
-    "Delivery-log rows by channel and state, sampled by the dispatcher",
+    "Open delivery-log rows (pending, claimed, sending) by channel and state, sampled by the dispatcher",
     ["channel", "state"],
 )
 
@@ -34,8 +36,8 @@ def count_final(channel: str, state: str, amount: int = 1) -> None:
 
 
 def sample_rows(counts: dict[tuple[str, str], int]) -> None:
-    """Set the gauge from (channel, state) -> rows; a state with none reads 0."""
+    """Set the gauge from (channel, open state) -> rows; a state with none reads 0."""
 
     for channel in CHANNELS:
-        for state in ROW_STATES:
+        for state in OPEN_STATES:
             DELIVERIES.labels(channel, state).set(counts.get((channel, state), 0))

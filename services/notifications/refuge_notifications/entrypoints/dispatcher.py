@@ -208,12 +208,12 @@ class Dispatcher:
             await settling.finish_unsettled(pool, row, STOPPED_DURING_CALL)
 
     async def _sample_gauge(self, pool: asyncpg.Pool) -> None:
-        # A count over the whole log: every few seconds, not every loop.
+        # A count over every open row (a backlog's worth): every few seconds, not every loop.
         now = time.monotonic()
         if now - self._sampled_at < GAUGE_SAMPLE_SECONDS:
             return
         self._sampled_at = now
-        metrics.sample_rows(await delivery_log.rows_by_state(pool))
+        metrics.sample_rows(await delivery_log.open_rows_by_state(pool))
 
     async def _until_next(self, pool: asyncpg.Pool) -> float:
         upcoming = await delivery_log.next_attempt_at(pool)
