@@ -93,8 +93,16 @@ async def _start_and_watch(run: Run, run_dir: Path) -> None:
         await asyncio.sleep(1.0)
         for process in processes:
             if not process.running:
-                typer.echo(f"{process.name} stopped unexpectedly; see {process.log_path}", err=True)
-                return
+                # A stack with a service missing looks up but loses work (its topics pile up
+                # unread, its API refuses): stop it all and say so, with a failing exit code
+                # for whoever started it (a script, a supervisor, CI).
+                typer.echo(
+                    f"{process.name} stopped unexpectedly ({process.exit_description()}); "
+                    f"the end of {process.log_path}:",
+                    err=True,
+                )
+                typer.echo("".join(process.log_tail(20)), err=True)
+                raise typer.Exit(code=1)
 
 
 def _stop_sink(server: uvicorn.Server, thread: threading.Thread) -> None:

@@ -32,7 +32,8 @@ async def run_until_signalled(body: Callable[[Run], Coroutine[Any, Any, None]]) 
     """Run ``body`` until it returns or a signal comes, then stop what it started.
 
     Ends normally on a signal, as the runner always has (exit code 0); a failure of
-    ``body`` is raised once everything it started is stopped.
+    ``body`` (``typer.Exit`` included: a service that died) is raised once everything it
+    started is stopped.
     """
 
     loop = asyncio.get_running_loop()

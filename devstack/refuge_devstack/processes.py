@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import collections
 import os
 import signal
 import subprocess
@@ -91,3 +92,22 @@ class ServiceProcess:
     @property
     def running(self) -> bool:
         return self._process is not None and self._process.poll() is None
+
+    def exit_description(self) -> str:
+        """How the process ended: "exit code 3", "killed by SIGKILL", or "running"."""
+
+        code = None if self._process is None else self._process.poll()
+        if code is None:
+            return "running"
+        if code < 0:
+            return f"killed by {signal.Signals(-code).name}"
+        return f"exit code {code}"
+
+    def log_tail(self, lines: int) -> list[str]:
+        """The last ``lines`` lines of its log (JSON lines: no personal data is logged)."""
+
+        try:
+            with self.log_path.open("rb") as log:
+                return [line.decode(errors="replace") for line in collections.deque(log, maxlen=lines)]
+        except OSError:
+            return []

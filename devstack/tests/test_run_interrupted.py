@@ -1,4 +1,5 @@
-"""`refuge-dev run` stops at Ctrl-C or SIGTERM during start-up, and leaves nothing behind.
+"""`refuge-dev run` stops at Ctrl-C or SIGTERM during start-up, or when a service dies, and
+leaves nothing behind.
 
 The runner is started as a user would start it, on ports and a database of the test's own,
 and signalled once it has started the broker (before migrations) or the four services
@@ -212,3 +213,32 @@ def test_a_second_ctrl_c_while_stopping_leaves_no_process_behind(
     code = runner.wait()
     assert "already stopping" in "".join(runner.output)
     _assert_stopped_cleanly(runner, code, ports, "SIGINT")
+
+
+def _service_pid(runner: Runner, module: str) -> int:
+    for pid, _ in runner.descendants.alive_below():
+        try:
+            command = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if module.encode() in command:
+            return pid
+    raise AssertionError(f"no process runs {module}")
+
+
+def test_a_service_that_dies_stops_the_stack_with_a_failing_exit_code(
+    start_runner: Callable[[], Runner], ports: dict[str, int]
+) -> None:
+    runner = start_runner()
+    runner.expect_line("Refuge is running")
+    reporting = next(d for d in SERVICES if d.name == "reporting")
+    os.kill(_service_pid(runner, reporting.module), signal.SIGKILL)
+
+    code = runner.wait()
+
+    output = "".join(runner.output)
+    assert code == 1, output
+    assert "reporting stopped unexpectedly (killed by SIGKILL)" in output, output
+    assert "stopped\n" in output, output
+    assert not runner.descendants.survivors(), output
+    assert [v for v, port in ports.items() if not _port_free(port)] == [], output
