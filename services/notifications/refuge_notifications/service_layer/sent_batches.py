@@ -23,7 +23,7 @@ from refuge_common.contract.notifications import NotificationSent
 from refuge_common.messaging.outbox import outbox_row
 from refuge_common.observability.logging import get_logger
 from refuge_notifications import metrics
-from refuge_notifications.adapters import delivery_log
+from refuge_notifications.adapters import delivery_groups
 from refuge_notifications.schema import SOURCE
 from refuge_notifications.service_layer import events
 from refuge_notifications.service_layer.group_commit import GroupCommit
@@ -58,7 +58,7 @@ class SendWrites:
 
     async def _write_sending(self, group: list[tuple[UUID, UUID, float]]) -> list[bool]:
         async with self._pool.acquire() as connection:
-            began = await delivery_log.begin_sending_many(connection, group)
+            began = await delivery_groups.begin_sending_many(connection, group)
         return [delivery_id in began for delivery_id, _, _ in group]
 
     async def _write_sent(self, group: list[_Sent]) -> list[None]:
@@ -80,7 +80,7 @@ class SendWrites:
             for s in group
         ]
         async with self._pool.acquire() as connection:
-            settled = await delivery_log.settle_sent(connection, sent, events)
+            settled = await delivery_groups.settle_sent(connection, sent, events)
         late = []
         by_channel: collections.Counter[str] = collections.Counter()
         for s in group:

@@ -18,7 +18,7 @@ import asyncpg
 import pytest
 from dispatch_support import World
 
-from refuge_notifications.adapters import delivery_log
+from refuge_notifications.adapters import delivery_groups, delivery_log
 
 pytestmark = pytest.mark.integration
 
@@ -81,7 +81,7 @@ async def test_the_sending_write_reads_only_its_group(world: World) -> None:
     group = [(row["delivery_id"], row["claim_token"], 75.0) for row in claimed]
 
     read, began = await _explained(
-        world, delivery_log.BEGIN_SENDING, *(list(column) for column in zip(*group, strict=True))
+        world, delivery_groups.BEGIN_SENDING, *(list(column) for column in zip(*group, strict=True))
     )
 
     assert began == GROUP
@@ -91,7 +91,7 @@ async def test_the_sending_write_reads_only_its_group(world: World) -> None:
 async def test_the_sent_write_reads_only_its_group(world: World) -> None:
     claimed = await _backlog(world)
     async with world.pool.acquire() as connection:
-        began = await delivery_log.begin_sending_many(
+        began = await delivery_groups.begin_sending_many(
             connection, [(row["delivery_id"], row["claim_token"], 75.0) for row in claimed]
         )
     assert len(began) == GROUP
@@ -101,7 +101,7 @@ async def test_the_sent_write_reads_only_its_group(world: World) -> None:
 
     read, settled = await _explained(
         world,
-        delivery_log.SETTLE_SENT,
+        delivery_groups.SETTLE_SENT,
         ids,
         tokens,
         ["webhook"] * GROUP,
