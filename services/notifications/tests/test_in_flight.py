@@ -177,3 +177,32 @@ async def test_a_full_account_leaves_the_claimer_room_and_says_what_not_to_claim
         for release in jobs.releases.values():
             release.set()
     assert sorted(jobs.finished) == list(range(7))
+
+
+async def test_stalled_accounts_give_their_slots_back_and_the_slots_still_bound_the_others() -> None:
+    # Stalled after 1 s; looked at 1.5 s in: the first two have stalled, the third not yet.
+    async with InFlight(2, stalled_after=1.0) as sends:
+        jobs = Jobs(sends)
+        try:
+            jobs.add(0, "sms:a")
+            jobs.add(1, "sms:b")  # each within its cap, together every slot
+            jobs.add(2, "sms:c")
+            await _settle()
+            assert jobs.started == [0, 1]
+            await asyncio.sleep(1.5)
+            assert jobs.started == [0, 1, 2] and sends.stalled == 2
+            jobs.add(3, "sms:d", cap=2)
+            jobs.add(4, "sms:d", cap=2)
+            await _settle()
+            assert jobs.started == [0, 1, 2, 3]  # 2 and 3 hold the two slots; 4 waits for one
+            jobs.releases[0].set()
+            jobs.releases[1].set()
+            await _settle()
+            assert sends.stalled == 0 and jobs.started == [0, 1, 2, 3]  # they held no slot to free
+            jobs.releases[2].set()
+            await _settle()
+            assert jobs.started == [0, 1, 2, 3, 4]  # one slot freed, one job in
+        finally:  # a failed assertion must not leave the jobs holding the test open
+            for release in jobs.releases.values():
+                release.set()
+    assert sorted(jobs.finished) == list(range(5))

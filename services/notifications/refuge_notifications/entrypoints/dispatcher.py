@@ -75,6 +75,9 @@ log = get_logger(__name__)
 RATE_RETRY_SECONDS = 1.0
 GAUGE_SAMPLE_SECONDS = 5.0
 STOPPED_DURING_CALL = "dispatcher stopped during the provider call"
+# Connections to SMS providers, in send slots: the slots' own, and room for six providers
+# stalled at once (each holds at most half the slots' worth: ``_account_cap``).
+STALLED_CONNECTIONS_FACTOR = 4
 
 
 _Batch = tuple[list[asyncpg.Record], list[Outgoing | Exception]]
@@ -127,10 +130,12 @@ class Dispatcher:
         pool = self._pool_provider()
         self._writes = SendWrites(pool)
         timeout = self._sms_timeout
-        # One client for every SMS provider: keep-alive connections, as many as sends in flight
-        # (so that none waits for a pooled connection, which would read as a provider outage).
+        # One client for every SMS provider: keep-alive connections, more than sends in flight
+        # (so that none waits for a pooled connection, which would read as a provider outage):
+        # stalled sends give their slot back and keep their connection (``in_flight``).
+        connections = STALLED_CONNECTIONS_FACTOR * self._slots
         async with (
-            keep_alive_client(self._slots, httpx.Timeout(timeout, connect=min(5.0, timeout))) as http,
+            keep_alive_client(connections, httpx.Timeout(timeout, connect=min(5.0, timeout))) as http,
             Wakeup(pool, f"{SCHEMA.schema}_deliveries") as wakeup,
             contextlib.aclosing(self._email),
             # Last, so ended first: no send outlives its client. An account full with a claim's

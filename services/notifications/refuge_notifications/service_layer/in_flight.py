@@ -14,6 +14,13 @@ waits for a connection inside a slot). An account with a whole claim's worth of 
 queued is *full*: :meth:`InFlight.full_scopes` names what the claimer should leave
 unclaimed, and its jobs do not count against :meth:`InFlight.room`, so that a stalled
 provider's backlog, due before everything else, cannot stop the claiming of the others.
+
+A job of an account that has held its slot for ``stalled_after`` seconds gives the slot back
+and goes on under its account's place alone: a provider's exchange takes well under a second,
+so one that long is stalled (or waits for the account's rate limit). Without this, two stalled
+accounts, each within its cap, held every slot between them, and no other organisation's
+message was sent until their timeouts; with it, the slots bound the sends that are moving,
+and each account's cap still bounds what one stalled provider holds.
 """
 
 from __future__ import annotations
@@ -27,16 +34,27 @@ from types import TracebackType
 from typing import Any
 
 _NEVER = float("inf")
+# A provider exchange (HTTP for an SMS, an SMTP transaction) takes milliseconds to a second;
+# past this, the send is stalled, not slow.
+STALLED_AFTER_SECONDS = 5.0
 
 
 class InFlight:
     def __init__(
-        self, concurrency: int, *, full_at: int = 0, unblocked: Callable[[], None] = lambda: None
+        self,
+        concurrency: int,
+        *,
+        full_at: int = 0,
+        unblocked: Callable[[], None] = lambda: None,
+        stalled_after: float = STALLED_AFTER_SECONDS,
     ) -> None:
         """``full_at``: jobs queued for one account that make it full (0: never); ``unblocked``
-        is called when an account stops being full (its rows may be claimed again)."""
+        is called when an account stops being full (its rows may be claimed again);
+        ``stalled_after``: seconds after which an account's job gives its slot back."""
 
         self._slots = asyncio.Semaphore(concurrency)
+        self._stalled_after = stalled_after
+        self.stalled = 0  # jobs in progress that gave their slot back
         self._queued: set[asyncio.Task[None]] = set()  # waiting for a slot: nothing sent yet
         self._started: set[asyncio.Task[None]] = set()  # in a slot, or needing none
         self._jobs: dict[asyncio.Task[None], _Job] = {}
@@ -184,7 +202,16 @@ class _Account:
 
 class _Job:
     # Not ``contextlib.asynccontextmanager``: its generator cost a few µs of CPU per send.
-    __slots__ = ("_in_flight", "account", "deadline", "holds_place", "scope", "taken")
+    __slots__ = (
+        "_in_flight",
+        "_stall_timer",
+        "account",
+        "deadline",
+        "holds_place",
+        "holds_slot",
+        "scope",
+        "taken",
+    )
 
     def __init__(
         self, in_flight: InFlight, account: _Account | None, scope: Hashable, deadline: float
@@ -194,7 +221,9 @@ class _Job:
         self.scope = scope
         self.deadline = deadline
         self.holds_place = False
+        self.holds_slot = False
         self.taken = False
+        self._stall_timer: asyncio.TimerHandle | None = None
 
     async def __aenter__(self) -> bool:
         task = asyncio.current_task()
@@ -222,14 +251,32 @@ class _Job:
             if task in in_flight._queued:
                 in_flight._left_queue(task)
         in_flight._started.add(task)
-        self.taken = True
+        self.taken = self.holds_slot = True
+        if self.account is not None:  # its account's place still bounds it once it lets go
+            self._stall_timer = asyncio.get_running_loop().call_later(
+                in_flight._stalled_after, self._give_slot_back
+            )
         return True
 
     async def __aexit__(self, *_exc: object) -> None:
         if self.taken:
             self.taken = False
-            self._in_flight._slots.release()
+            if self._stall_timer is not None:
+                self._stall_timer.cancel()
+                self._stall_timer = None
+            if self.holds_slot:
+                self.holds_slot = False
+                self._in_flight._slots.release()
+            else:
+                self._in_flight.stalled -= 1
             self._release_place()
+
+    def _give_slot_back(self) -> None:
+        self._stall_timer = None
+        if self.taken and self.holds_slot:
+            self.holds_slot = False
+            self._in_flight.stalled += 1
+            self._in_flight._slots.release()
 
     def _release_place(self) -> None:
         if self.holds_place:

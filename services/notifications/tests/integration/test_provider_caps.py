@@ -153,3 +153,53 @@ async def test_a_claim_leaves_out_the_full_providers_rows_pending_or_lapsed(worl
     claimed = await delivery_log.claim_deliveries(world.pool, 100, 60, leave=leave)
     keys = {row["idempotency_key"] for row in claimed}
     assert keys == {*email, *others} and not keys & set(sms)
+
+
+async def test_two_stalled_sms_providers_together_hold_back_no_other_organisations_sms(
+    world: World, stalled_sms: tuple[StallEverySms, str]
+) -> None:
+    """Each of two organisations' providers holds its cap, and the two caps make every send
+    slot: their sends give the slots back once stalled, and a third organisation's SMS go."""
+
+    concurrency = 2  # four send slots in all; each stalled provider takes its two
+    first, first_url = stalled_sms
+    second = StallEverySms()
+    second_url = await second.start()
+    try:
+        stalled = []
+        for url in (first_url, second_url):
+            tenant = uuid.uuid4()
+            routing = SmsRouting(OrganisationSecrets(world.wrapper), public_url="http://notifications.test")
+            async with tenant_transaction(world.pool, tenant) as connection:
+                await routing.configure(connection, tenant, kind="webhook", url=url, secrets={})
+            stalled += await plan(
+                world, await people(world, 4, tenant=tenant), NotificationChannel.SMS, tenant
+            )
+        persons = await people(world, 3)
+        dispatching = dispatcher(
+            world, sms_timeout=TIMEOUT_SECONDS, lease_seconds=LEASE_SECONDS, concurrency=concurrency
+        )
+        async with running(dispatching) as task:
+            both_stalled = lambda: _true(  # noqa: E731
+                len(first.keys("received")) == len(second.keys("received")) == concurrency
+            )
+            await eventually(both_stalled)
+            texts = await plan(world, persons, NotificationChannel.SMS)
+
+            async def the_texts_arrived() -> bool:
+                return set(sms_received(world, texts)) == set(texts)
+
+            await eventually(the_texts_arrived, within=60)
+            # An order, not a duration: the texts arrived while neither provider answered.
+            assert first.keys("answered") == second.keys("answered") == [], "the texts waited"
+            assert len(first.keys("received")) == len(second.keys("received")) == concurrency
+            first.release.set()
+            second.release.set()
+            found = await until_settled(world, [*stalled, *texts], task)
+    finally:
+        await second.stop()
+
+    assert {key: status for key, (status, _) in found.items()} == dict.fromkeys(found, "sent")
+    received = collections.Counter(first.keys("received") + second.keys("received"))
+    assert received == collections.Counter(stalled)  # each once
+    assert sms_received(world, texts) == collections.Counter(texts)
