@@ -89,7 +89,8 @@ class NotificationsSettings(PlatformSettings):
     )
     notifications_webhook_allow_http_loopback: bool = Field(
         default=False,
-        description="Accept http:// endpoints on loopback addresses (tests, a developer's machine).",
+        description="Accept http:// endpoints on loopback addresses, and let webhook POSTs connect to "
+        "loopback (tests, a developer's machine); otherwise a host resolving to loopback is refused.",
     )
     notifications_sms_rate_per_second: int = Field(
         default=30,

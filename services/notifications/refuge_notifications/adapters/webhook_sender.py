@@ -5,7 +5,9 @@ The body is the ``cloudevents`` SDK's HTTP binding (``to_structured``, JSON form
 ``type``, ``subject``, ``time``, ``tenantid``) with the data inside. The headers are
 Standard Webhooks' (``webhook-id``, ``webhook-timestamp``, ``webhook-signature``).
 Redirects are not followed (a 3xx is an answer, see ``domain.webhook_attempts``), and the
-whole exchange is bounded by one deadline that the delivery's lease outlives.
+whole exchange is bounded by one deadline that the delivery's lease outlives. The client's
+transport connects only to addresses it has judged (``adapters.webhook_egress``); a refused
+one makes the attempt a refusal, which is not retried.
 """
 
 from __future__ import annotations
@@ -21,7 +23,11 @@ from cloudevents.core.formats.json import JSONFormat
 from cloudevents.core.v1.event import CloudEvent
 
 from refuge_common.contract.envelope import TENANT_EXTENSION, Envelope
+from refuge_common.observability.logging import get_logger
+from refuge_notifications.adapters.webhook_egress import RefusedAddress
 from refuge_notifications.domain.webhook_signatures import sign
+
+log = get_logger(__name__)
 
 _FORMAT = JSONFormat()
 USER_AGENT = "Refuge-Webhooks/1"
@@ -56,6 +62,7 @@ class PostResult:
     status_code: int | None  # None: no answer (timeout, connection refused or reset)
     retry_after: str | None
     error: str | None  # why, in a few words: never the response body, never a header value
+    refused: bool = False  # the host resolved to an address a webhook must not reach
 
 
 async def post(
@@ -74,6 +81,14 @@ async def post(
     try:
         async with asyncio.timeout(within):
             response = await http.post(url, content=body, headers=headers, follow_redirects=False)
+    except RefusedAddress as refused:
+        # The address goes to the operators' log only: in the delivery, which the
+        # organisation reads, it would tell what internal names resolve to. No path, no
+        # query in either: they may carry what the organisation put there.
+        log.warning(
+            "webhook_address_refused", host=refused.host, address=str(refused.address), reason=refused.reason
+        )
+        return PostResult(None, None, f"refused: {refused}", refused=True)
     except TimeoutError:
         return PostResult(None, None, f"no answer within {within:g} s")
     except httpx.TimeoutException as error:

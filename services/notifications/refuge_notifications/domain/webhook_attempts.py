@@ -5,6 +5,9 @@
   retried with exponential backoff and jitter (``Retry-After`` honoured, within limits).
 - 410 Gone: the receiver says it wants no more (Standard Webhooks): the endpoint is
   disabled at once and the delivery failed.
+- The host resolved to an address a webhook must not reach (``domain.webhook_addresses``):
+  refused, no request sent. Not retried: the same name will most likely resolve the same
+  way within the backoff, and retrying would let a rebinding name try its luck again.
 - Any other answer (3xx: redirects are not followed, the URL should be updated instead;
   400, 401, 403, 404, 413, 422...): the same request will get the same answer, so the
   delivery fails without retrying. It still counts as a failure of the endpoint, which
@@ -42,9 +45,11 @@ class DisableReason(enum.StrEnum):
     GONE = "gone"  # the receiver answered 410
 
 
-def judge(status_code: int | None) -> Verdict:
-    """``status_code`` None: no answer (timeout, connection error)."""
+def judge(status_code: int | None, *, refused: bool = False) -> Verdict:
+    """``status_code`` None: no answer (timeout, connection error) or, ``refused``, not asked."""
 
+    if refused:
+        return Verdict.FAILED
     if status_code is None:
         return Verdict.RETRY
     if 200 <= status_code < 300:

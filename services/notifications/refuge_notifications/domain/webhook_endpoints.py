@@ -66,9 +66,10 @@ def check_url(url: str, *, allow_http_loopback: bool) -> str:
     Plain http would put the events (and the means to replay them within the signature's
     tolerance) on the wire in clear. Tests and a developer's machine have no certificate
     for a local receiver, hence the loopback exception behind a setting that production
-    leaves off. IP literals of private, link-local or loopback ranges are refused (a first
-    line against server-side request forgery; the deployment's egress proxy is the real
-    one, see docs/webhooks.md).
+    leaves off. IP literals of private, link-local or loopback ranges are refused: a first
+    line against server-side request forgery. A host name is judged by what it resolves to
+    at each connection (``adapters.webhook_egress``), and the deployment's egress proxy
+    stays the main line (docs/webhooks.md).
     """
 
     if len(url) > MAX_URL_LENGTH:

@@ -22,6 +22,7 @@ from refuge_common.db.wakeup import Wakeup
 from refuge_common.messaging.consumer import describe_failure
 from refuge_common.observability.logging import get_logger
 from refuge_notifications.adapters import webhook_queue, webhook_store
+from refuge_notifications.adapters.webhook_egress import Resolver, WebhookTransport, system_resolver
 from refuge_notifications.adapters.webhook_metrics import (
     WEBHOOK_DELIVERIES,
     WEBHOOK_ENDPOINTS_DISABLED,
@@ -58,6 +59,8 @@ class WebhookDispatcher:
         batch_size: int = 20,
         poll_interval: float = 1.0,
         clock: Callable[[], datetime] = utc_now,
+        allow_loopback: bool = False,
+        resolver: Resolver = system_resolver,
     ) -> None:
         self._pool_provider = pool_provider
         self._endpoints = endpoints
@@ -67,11 +70,16 @@ class WebhookDispatcher:
         self._batch_size = batch_size
         self._poll_interval = poll_interval
         self._clock = clock
+        self._allow_loopback = allow_loopback  # the setting that lets http:// loopback URLs in
+        self._resolver = resolver
 
     async def run(self) -> None:
         pool = self._pool_provider()
+        transport = WebhookTransport(allow_loopback=self._allow_loopback, resolver=self._resolver)
+        if transport.proxied:
+            log.info("webhook_egress_through_proxy", checked="only what NO_PROXY exempts")
         async with (
-            httpx.AsyncClient(timeout=httpx.Timeout(self._timeout)) as http,
+            httpx.AsyncClient(timeout=httpx.Timeout(self._timeout), transport=transport) as http,
             Wakeup(pool, f"{SCHEMA.schema}_webhook_queue") as wakeup,
         ):
             while True:
@@ -118,7 +126,7 @@ class WebhookDispatcher:
             await self._settle(connection, attempt, result)
 
     async def _settle(self, connection: Connection, attempt: Attempt, result: PostResult) -> None:
-        verdict = judge(result.status_code)
+        verdict = judge(result.status_code, refused=result.refused)
         attempts = attempt.attempts + 1
         delivery_id = attempt.delivery_id
         if verdict is Verdict.DELIVERED:

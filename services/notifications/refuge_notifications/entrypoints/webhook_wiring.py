@@ -62,6 +62,7 @@ def install_webhooks(
         attempt_policy(settings),
         timeout=settings.notifications_webhook_timeout_seconds,
         lease_margin=settings.notifications_send_lease_seconds,
+        allow_loopback=settings.notifications_webhook_allow_http_loopback,
     )
     runtime.background(dispatcher.run)
     admins = principal_dependency(TokenVerifier(settings.jwks_url), Role.ORG_ADMIN)

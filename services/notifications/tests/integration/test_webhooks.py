@@ -587,7 +587,9 @@ async def test_three_delivery_loops_never_post_one_delivery_twice(
             allow_http_loopback=True,
         )
         policy = attempt_policy(webhooks.settings)
-        dispatcher = WebhookDispatcher(constant(pool), endpoints, policy, timeout=5.0, lease_margin=5.0)
+        dispatcher = WebhookDispatcher(
+            constant(pool), endpoints, policy, timeout=5.0, lease_margin=5.0, allow_loopback=True
+        )
         loops.append(asyncio.create_task(dispatcher.run()))
     try:
         await webhooks.publish(org, *(case_opened(org) for _ in range(count)))
