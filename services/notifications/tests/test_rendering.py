@@ -2,11 +2,18 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 from refuge_common.contract.vocabulary import NotificationChannel
 from refuge_notifications.adapters.email_sender import SmtpSender
 from refuge_notifications.domain.deliveries import idempotency_key
-from refuge_notifications.domain.rendering import format_instant, language_for, render_email
+from refuge_notifications.domain.rendering import (
+    beneficiary_language,
+    format_instant,
+    language_for,
+    render_email,
+    render_sms,
+)
 
 DUE = datetime(2026, 4, 7, 21, 59, 59, tzinfo=UTC)  # 23:59:59 in Paris (CEST)
 
@@ -15,6 +22,53 @@ def test_dates_read_as_people_write_them_in_their_language_and_zone() -> None:
     assert format_instant(DUE, "Europe/Paris", "fr") == "mardi 7 avril 2026 à 23 h 59"
     assert format_instant(DUE, "Europe/Paris", "en") == "Tuesday, April 7, 2026 at 11:59 PM"
     assert format_instant(DUE, "Indian/Mayotte", "fr") == "mercredi 8 avril 2026 à 0 h 59"
+
+
+def test_one_instant_reads_differently_in_each_zone_language_and_locale() -> None:
+    # Formatted dates are cached: each of these must be a key of its own.
+    texts = {
+        format_instant(DUE, "Europe/Paris", "fr"),
+        format_instant(DUE, "Indian/Mayotte", "fr"),
+        format_instant(DUE, "Europe/Paris", "en"),
+        format_instant(DUE, "Europe/Paris", "en", locale="en_GB"),
+        format_instant(DUE, "Europe/Paris", "fr", with_time=False),
+    }
+    assert len(texts) == 5
+    assert format_instant(DUE, "Europe/Paris", "en", locale="en_GB") == "Tuesday, April 7, 2026 at 11:59 pm"
+
+
+def test_a_wall_time_that_occurs_twice_is_two_instants() -> None:
+    # 02:30 on the night clocks go back in Paris: first in summer time, then in winter time.
+    # The two datetimes compare equal (same zone, same wall time), but are an hour apart.
+    first = datetime(2026, 10, 25, 2, 30, tzinfo=ZoneInfo("Europe/Paris"))
+    second = first.replace(fold=1)
+    assert format_instant(first, "UTC", "fr") == "dimanche 25 octobre 2026 à 0 h 30"
+    assert format_instant(second, "UTC", "fr") == "dimanche 25 octobre 2026 à 1 h 30"
+    assert format_instant(first.astimezone(UTC), "Europe/Paris", "fr") == "dimanche 25 octobre 2026 à 2 h 30"
+
+
+def test_sms_bodies_differ_by_every_value_they_are_rendered_from() -> None:
+    # SMS bodies are cached on the template, the language and all the values.
+    values = {"organisation": "Asile", "lang": "fr", "purpose": "appeal", "due_text": "mardi 7 avril"}
+    body = render_sms("beneficiary_reminder", "fr", values)
+    assert body.startswith("Asile : le délai pour faire votre recours se termine le mardi 7 avril.")
+    assert render_sms("beneficiary_reminder", "fr", dict(reversed(values.items()))) == body
+    variants = {
+        render_sms("beneficiary_reminder", "fr", {**values, "organisation": "Cimade"}),
+        render_sms("beneficiary_reminder", "fr", {**values, "due_text": "mercredi 8 avril"}),
+        render_sms("beneficiary_reminder", "fr", {**values, "purpose": "hearing"}),
+        render_sms("beneficiary_reminder", "en", values),
+        render_sms(
+            "beneficiary_hearing", "fr", {**values, "change": "scheduled", "hearing_text": "x", "court": "C"}
+        ),
+    }
+    assert body not in variants and len(variants) == 5
+
+
+def test_the_language_of_a_tag_is_the_same_each_time() -> None:
+    assert beneficiary_language("ar-SY", "fr") == beneficiary_language("ar-SY", "fr")
+    assert beneficiary_language("ar-SY", "fr").locale == "ar_SY"
+    assert beneficiary_language("ar", "fr").locale == "ar"
 
 
 def test_unknown_languages_fall_back() -> None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from refuge_notifications.domain.sms_length import Encoding, fold_typography, measure
 
@@ -64,3 +66,41 @@ def test_typography_is_folded_to_gsm_but_letters_are_kept() -> None:
     assert folded == 'l\'aide " juridique " - 11:59 PM... ok'
     assert measure(folded).encoding is GSM
     assert fold_typography("réexamen, sábado, ê") == "réexamen, sábado, ê"
+
+
+def _segments_character_by_character(text: str) -> int:
+    """The segments as a network fills them, one character (or pair) at a time."""
+
+    length = measure(text)
+    room = {GSM: 153, UCS2: 67}[length.encoding]
+    if length.units <= {GSM: 160, UCS2: 70}[length.encoding]:
+        return 1
+    segments, used = 1, 0
+    for character in text:
+        if length.encoding is GSM:
+            cost = 2 if character in "\f^{}\\[~]|€" else 1
+        else:
+            cost = 2 if ord(character) > 0xFFFF else 1
+        if used + cost > room:
+            segments, used = segments + 1, 0
+        used += cost
+    return segments
+
+
+# Runs of plain letters reach the segment boundaries; the others cost two, or force UCS-2.
+_PIECES = st.sampled_from(["a", "a" * 10, "a" * 50, "é", "€", "{", "ê", "مر", "🙂"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_PIECES, max_size=60).map("".join))
+def test_segments_are_counted_as_character_by_character(text: str) -> None:
+    # ``measure`` counts without a loop when no character costs two units: the same count.
+    assert measure(text).segments == _segments_character_by_character(text)
+
+
+def test_pairs_at_every_place_around_a_segment_boundary_are_counted_as_one_by_one() -> None:
+    for special in ("€", "🙂", "ê"):
+        for before in range(60, 160):
+            for after in (10, 80, 152, 200):
+                text = "a" * before + special + "a" * after
+                assert measure(text).segments == _segments_character_by_character(text), text

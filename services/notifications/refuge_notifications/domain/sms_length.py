@@ -16,6 +16,7 @@ forces UCS-2, and a reader's language is spelt as it is written.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -97,8 +98,12 @@ def measure(text: str) -> SmsLength:
         return SmsLength(encoding, 0, 1)
     if units <= SINGLE[encoding]:
         return SmsLength(encoding, units, 1)
-    costs = _costs(text, encoding)
     room = CONCATENATED[encoding]
+    if units == len(text):
+        # Every character costs one unit (no escape or surrogate pair): nothing can be
+        # split, so the segments are full but for the last; the loop below gives the same.
+        return SmsLength(encoding, units, math.ceil(units / room))
+    costs = _costs(text, encoding)
     segments, used = 1, 0
     for cost in costs:  # a character (escape pair, surrogate pair) is never split
         if used + cost > room:
