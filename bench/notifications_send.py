@@ -38,6 +38,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import asyncpg
 import httpx
@@ -73,6 +74,8 @@ from refuge_notifications.settings import NotificationsSettings
 
 NAME = "notifications_send"
 BACKLOG_ROUNDS = 5  # the backlog phase: this many reminders per person
+DUE_DAYS = 30
+PURPOSES = ("appeal", "legal_aid_request", "asylum_filing", "renewal_window_closes")
 
 
 def _serve_sinks(smtp_port: int, http_port: int) -> None:
@@ -136,14 +139,20 @@ async def _seed(url: str, keyring: Keyring, tenant: uuid.UUID, count: int, sink:
 async def _plan(
     url: str, tenant: uuid.UUID, persons: list[uuid.UUID], channel: NotificationChannel
 ) -> set[str]:
-    """One pending reminder per person on ``channel``; their idempotency keys."""
+    """One pending reminder per person on ``channel``; their idempotency keys.
 
-    due = (datetime.now(UTC) + timedelta(days=30)).isoformat()
+    Varied as a morning's reminders are: deadlines on 30 different days (at 23:59:59 in
+    Paris, as the deadlines service sets them) for four purposes, so that composing does not
+    meet the same date and wording every time (its caches would flatter it)."""
+
+    paris = ZoneInfo("Europe/Paris")
+    first = datetime.now(paris).replace(hour=23, minute=59, second=59, microsecond=0) + timedelta(days=7)
+    dues = [(first + timedelta(days=day)).isoformat() for day in range(DUE_DAYS)]
     keys = set()
     owner = await create_pool(url, size=1, schema=SCHEMA.schema)
     try:
         async with owner.acquire() as connection, connection.transaction():
-            for person in persons:
+            for number, person in enumerate(persons):
                 planned = PlannedDelivery(
                     delivery_id=uuid.uuid4(),
                     tenant_id=tenant,
@@ -153,7 +162,12 @@ async def _plan(
                     recipient_kind=RecipientKind.BENEFICIARY,
                     recipient_id=person,
                     template="beneficiary_reminder",
-                    context={"purpose": "appeal", "due": due, "timezone": "Europe/Paris", "offset": "P7D"},
+                    context={
+                        "purpose": PURPOSES[number % len(PURPOSES)],
+                        "due": dues[number % DUE_DAYS],
+                        "timezone": "Europe/Paris",
+                        "offset": "P7D",
+                    },
                     case_id=uuid.uuid4(),
                     deadline_id=uuid.uuid4(),
                 )
