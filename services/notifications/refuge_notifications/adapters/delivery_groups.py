@@ -13,7 +13,7 @@ from refuge_common.messaging.outbox import OUTBOX_INSERT, OutboxRow
 # not to ``'claimed'``: given the constant, PostgreSQL read the rows through the partial
 # indexes on open statuses (it costs such an index as if it held only the rows asked for,
 # when it holds every open row) and so scanned the whole backlog for each group: 3 ms a group
-# with 6,000 due rows, and growing with them: the dispatcher sent 650-750 SMS/s through such a
+# with 6,000 due rows, and growing with them: the dispatcher sent 750 SMS/s through such a
 # backlog instead of 970-1,020. A value it cannot know while planning leaves it the primary
 # key, one lookup a row.
 BEGIN_SENDING = """
