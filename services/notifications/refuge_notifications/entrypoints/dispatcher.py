@@ -30,7 +30,8 @@ each runs on its own, at most ``concurrency`` to one provider account (SMTP: its
 twice that in all, and more rows are claimed as the claimed ones take slots, not once a
 batch is done, so a slow SMTP server or SMS provider holds only its own sends back, not
 every other tenant's and channel's; one that stalls entirely holds at most half the slots,
-and no more of its rows are claimed while a batch of them waits for it.
+and those for 5 s only (then its own account's places alone), and no more of its rows are
+claimed while a batch of them waits for it.
 """
 
 from __future__ import annotations
@@ -284,8 +285,9 @@ class Dispatcher:
         except OutcomeUnknown as error:
             await settling.finish_unsettled(pool, row, str(error))
         except TemporaryFailure as error:
-            await self._retry_or_fail(
-                pool, row, attempts, str(error), FailureReason.PROVIDER_UNAVAILABLE, error.retry_after
+            reason = FailureReason.PROVIDER_UNAVAILABLE
+            await settling.retry_or_fail(
+                pool, row, attempts, str(error), reason, error.retry_after, max_attempts=self._max_attempts
             )
         else:
             return _Taken(provider_id)
@@ -295,16 +297,3 @@ class Dispatcher:
         channel = "smtp" if outgoing.provider == "smtp" else "sms"
         per_second = outgoing.rate_per_second or self._default_rates[channel]
         return await self._rates.acquire(outgoing.rate_key, per_second, wait_seconds=self._lease_seconds / 2)
-
-    async def _retry_or_fail(
-        self,
-        pool: asyncpg.Pool,
-        row: asyncpg.Record,
-        attempts: int,
-        error: str,
-        reason: FailureReason,
-        retry_after: float | None = None,
-    ) -> None:
-        await settling.retry_or_fail(
-            pool, row, attempts, error, reason, retry_after, max_attempts=self._max_attempts
-        )
