@@ -111,7 +111,9 @@ def sink_app(store: SmsStore, mail: MailSink | None = None) -> Starlette:
         fault = store.next_fault()
         if fault is not None and not fault.hang_seconds:
             return await refused(fault, message)
-        stored = store.keep({**message, "auth": _auth(request)})
+        stored = store.keep(
+            {**message, "auth": _auth(request), "user_agent": request.headers.get("user-agent")}
+        )
         if fault is not None:
             await asyncio.sleep(fault.hang_seconds)
         return JSONResponse({"id": stored["sid"], "status": "accepted"}, status_code=202)
@@ -128,6 +130,7 @@ def sink_app(store: SmsStore, mail: MailSink | None = None) -> Starlette:
             "account": request.path_params["sid"],
             "status_callback": form.get("StatusCallback"),
             "auth": _auth(request),
+            "user_agent": request.headers.get("user-agent"),
             "idempotency_key": request.headers.get("i-twilio-idempotency-token"),
         }
         fault = store.next_fault()

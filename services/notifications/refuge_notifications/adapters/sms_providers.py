@@ -14,6 +14,8 @@ The generic webhook receives ``{"to", "body", "idempotency_key"}`` and the key a
 ``Idempotency-Key`` header: a provider that honours it drops a duplicate. Twilio's Messages
 API has no idempotency key (its ``I-Twilio-Idempotency-Token`` is a header Twilio sends *to*
 webhooks, not one it reads): with Twilio the state machine alone keeps a message single.
+Both are told who calls (``User-Agent``): a provider's logs and support then see Refuge, not
+the HTTP library.
 """
 
 from __future__ import annotations
@@ -46,6 +48,8 @@ TWILIO_API = "https://api.twilio.com"
 # Twilio error codes that mean the number itself is wrong (not a temporary refusal).
 TWILIO_INVALID_RECIPIENT = frozenset({"21211", "21614", "21612", "21408"})
 RETRY_AFTER_CEILING = 900.0
+
+USER_AGENT = b"Refuge-SMS/1"
 
 
 @dataclass(frozen=True)
@@ -175,6 +179,7 @@ class WebhookProvider:
         headers = [
             (b"content-type", b"application/json"),
             (b"idempotency-key", message.idempotency_key.encode()),
+            (b"user-agent", USER_AGENT),
         ]
         token = self._config.secrets.get("token")
         if token:
@@ -219,6 +224,7 @@ class TwilioProvider:
         headers = [
             (b"content-type", b"application/x-www-form-urlencoded"),
             (b"authorization", f"Basic {credentials}".encode()),
+            (b"user-agent", USER_AGENT),
         ]
         response = await _exchange(self._client, url, headers, urlencode(form).encode(), before_send)
         body = _json(response)

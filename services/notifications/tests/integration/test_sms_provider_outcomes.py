@@ -73,6 +73,7 @@ async def test_the_webhook_gets_json_and_the_idempotency_key_twice(
     assert (kept["to"], kept["body"], kept["idempotency_key"]) == (MESSAGE.to, MESSAGE.body, "key-1")
     assert kept["status_callback"] == "https://n.example/sms/o/webhook/status"
     assert kept["auth"] == "Bearer"  # the token itself is never kept by the sink
+    assert kept["user_agent"] == "Refuge-SMS/1"
 
 
 async def test_twilio_gets_its_form_and_basic_auth(sink: SmsSinkServer, client: httpx.AsyncClient) -> None:
@@ -85,6 +86,7 @@ async def test_twilio_gets_its_form_and_basic_auth(sink: SmsSinkServer, client: 
         kept["auth"] == "Basic AC123" and kept["status_callback"] == "https://n.example/sms/o/twilio/status"
     )
     assert kept["idempotency_key"] is None  # Twilio's API takes none
+    assert kept["user_agent"] == "Refuge-SMS/1"
 
 
 @pytest.mark.parametrize(
