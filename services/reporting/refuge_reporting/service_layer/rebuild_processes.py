@@ -23,7 +23,7 @@ import asyncio
 import contextlib
 import multiprocessing
 import signal
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from multiprocessing.connection import Connection as Pipe
@@ -34,7 +34,7 @@ from refuge_common.db.pool import create_pool
 from refuge_common.messaging.consumer import describe_failure
 from refuge_common.messaging.retry import RetryPolicy
 from refuge_common.observability.logging import configure_logging, get_logger
-from refuge_reporting.adapters.event_source import EventSource, Share
+from refuge_reporting.adapters.event_source import EventSource, Position, Share
 from refuge_reporting.adapters.fact_store import FactStore
 from refuge_reporting.adapters.leader_lock import LeadershipLost, held_by
 from refuge_reporting.service_layer.progress import Progress
@@ -158,8 +158,11 @@ class ProjectorProcesses:
     def _merge(self) -> None:
         reports = [share.report for share in self._shares if share.report is not None]
         progress = self.progress
-        progress.positions = {p: o for r in reports for p, o in r["positions"].items()}
-        progress.ends = {p: e for r in reports for p, e in r["ends"].items()}
+        # Each partition's newest offset, whichever share reports it: a worker starts from every
+        # partition's stored offset, so its reports carry the others' as they stood then (in
+        # report order, such a stale one hid its owner's: fewer events done than the total).
+        progress.positions = _newest(r["positions"] for r in reports)
+        progress.ends = _newest(r["ends"] for r in reports)
         progress.events_applied = sum(r["events_applied"] for r in reports)
         progress.dead_lettered = sum(r["dead_lettered"] for r in reports)
         # Summed over the processes: process-seconds, not wall-clock seconds.
@@ -199,6 +202,17 @@ class ProjectorProcesses:
             share.process.join(timeout=5)  # reaped: its CPU counts as this process's children's
             share.pipe.close()
         self._shares = []
+
+
+def _newest(reported: Iterable[dict[Position, Any]]) -> dict[Position, Any]:
+    """Each partition's highest value across the reports (they only grow; None, unknown, yields)."""
+
+    newest: dict[Position, Any] = {}
+    for values in reported:
+        for position, value in values.items():
+            known = newest.get(position)
+            newest[position] = value if known is None else known if value is None else max(known, value)
+    return newest
 
 
 # -- in the worker process ----------------------------------------------------------------
