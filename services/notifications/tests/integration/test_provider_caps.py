@@ -45,6 +45,14 @@ async def _true(value: bool) -> bool:
     return value
 
 
+async def _sms_through(world: World, tenant: uuid.UUID, url: str) -> None:
+    """``tenant``'s SMS go to the webhook provider at ``url``."""
+
+    routing = SmsRouting(OrganisationSecrets(world.wrapper), public_url="http://notifications.test")
+    async with tenant_transaction(world.pool, tenant) as connection:
+        await routing.configure(connection, tenant, kind="webhook", url=url, secrets={})
+
+
 @pytest.fixture
 def smtp() -> Iterator[tuple[StallEverySmtp, int]]:
     server = StallEverySmtp()
@@ -105,9 +113,7 @@ async def test_one_organisations_stalled_sms_provider_holds_back_no_other_messag
     provider, url = stalled_sms
     stalled_tenant = uuid.uuid4()
     stalled_persons = await people(world, STALLED, tenant=stalled_tenant)
-    routing = SmsRouting(OrganisationSecrets(world.wrapper), public_url="http://notifications.test")
-    async with tenant_transaction(world.pool, stalled_tenant) as connection:
-        await routing.configure(connection, stalled_tenant, kind="webhook", url=url, secrets={})
+    await _sms_through(world, stalled_tenant, url)
     persons = await people(world, 5)
     dispatching = dispatcher(
         world, sms_timeout=TIMEOUT_SECONDS, lease_seconds=LEASE_SECONDS, concurrency=CONCURRENCY
@@ -169,9 +175,7 @@ async def test_two_stalled_sms_providers_together_hold_back_no_other_organisatio
         stalled = []
         for url in (first_url, second_url):
             tenant = uuid.uuid4()
-            routing = SmsRouting(OrganisationSecrets(world.wrapper), public_url="http://notifications.test")
-            async with tenant_transaction(world.pool, tenant) as connection:
-                await routing.configure(connection, tenant, kind="webhook", url=url, secrets={})
+            await _sms_through(world, tenant, url)
             stalled += await plan(
                 world, await people(world, 4, tenant=tenant), NotificationChannel.SMS, tenant
             )
@@ -180,10 +184,9 @@ async def test_two_stalled_sms_providers_together_hold_back_no_other_organisatio
             world, sms_timeout=TIMEOUT_SECONDS, lease_seconds=LEASE_SECONDS, concurrency=concurrency
         )
         async with running(dispatching) as task:
-            both_stalled = lambda: _true(  # noqa: E731
-                len(first.keys("received")) == len(second.keys("received")) == concurrency
+            await eventually(
+                lambda: _true(len(first.keys("received")) == len(second.keys("received")) == concurrency)
             )
-            await eventually(both_stalled)
             texts = await plan(world, persons, NotificationChannel.SMS)
 
             async def the_texts_arrived() -> bool:

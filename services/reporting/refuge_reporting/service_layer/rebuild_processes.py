@@ -211,7 +211,8 @@ def _newest(reported: Iterable[dict[Position, Any]]) -> dict[Position, Any]:
     for values in reported:
         for position, value in values.items():
             known = newest.get(position)
-            newest[position] = value if known is None else known if value is None else max(known, value)
+            if known is None or (value is not None and value > known):
+                newest[position] = value
     return newest
 
 
