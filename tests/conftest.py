@@ -50,6 +50,7 @@ def _run_stack(
         "OUTBOX_POLL_INTERVAL_MS": "200",
         "NOTIFICATIONS_SEND_LEASE_SECONDS": "5",
         "SMTP_TIMEOUT_SECONDS": "5",
+        "SMTP_POOL_SIZE": "4",  # sends in their SMTP exchange at once, at most
     }
     ports = {d.name: free_port() for d in SERVICES}
     processes = service_processes(env=env, ports=ports, log_dir=artifacts_dir / "e2e-logs")
