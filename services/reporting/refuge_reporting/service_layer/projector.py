@@ -193,6 +193,9 @@ class Projector:
                 failed.append(
                     _Rejected(item.record, f"failed: {describe_failure(error)}", item.envelope.type)
                 )
+            else:
+                self._recorded.update(organisations)
+                self._count_applied([item])
         return failed
 
     async def _dead_letter(self, rejected: list[_Rejected]) -> None:
