@@ -238,7 +238,10 @@ def _dispatcher(wiring: _Wiring, pool: asyncpg.Pool) -> Dispatcher:
 async def _service_pool(url: str, master: str) -> asyncpg.Pool:
     settings = NotificationsSettings(database_url=url, REFUGE_MASTER_KEY=master)
     return await create_pool(
-        app_dsn(url, SCHEMA, None), size=settings.database_pool_size, schema=SCHEMA.schema
+        app_dsn(url, SCHEMA, None),
+        size=settings.database_pool_size,
+        schema=SCHEMA.schema,
+        across_tenants=True,
     )
 
 

@@ -51,6 +51,8 @@ class ServiceRuntime:
     _subscriptions: list[tuple[EventConsumer, str]] = field(default_factory=list)
     _declared: list[Channel] = field(default_factory=list)
     _info: ServiceInfo | None = None
+    _across_tenants_pool: asyncpg.Pool | None = None
+    _wants_across_tenants: bool = False
 
     def __post_init__(self) -> None:
         self.broker = KafkaBroker(
@@ -110,8 +112,27 @@ class ServiceRuntime:
     def background(self, task: BackgroundTask) -> None:
         self._background.append(task)
 
+    def across_tenants_pool(self) -> Callable[[], asyncpg.Pool]:
+        """The pool, opened on start, of the loops that read a table's rows of every tenant
+        (where its row-level security admits them: ``refuge_common.db.pool.ACROSS_TENANTS_SETTING``);
+        everything else keeps ``pool``, whose connections see one tenant's rows."""
+
+        self._wants_across_tenants = True
+
+        def pool() -> asyncpg.Pool:
+            if self._across_tenants_pool is None:
+                raise RuntimeError("the service has not started")
+            return self._across_tenants_pool
+
+        return pool
+
     async def start(self) -> None:
-        self.pool = await open_service_pool(self.settings, self.schema, size=self.settings.database_pool_size)
+        size = self.settings.database_pool_size
+        self.pool = await open_service_pool(self.settings, self.schema, size=size)
+        if self._wants_across_tenants:
+            self._across_tenants_pool = await open_service_pool(
+                self.settings, self.schema, size=size, across_tenants=True
+            )
         await self.producer.start()
         self.relay = OutboxRelay(
             self.pool,
@@ -143,11 +164,15 @@ class ServiceRuntime:
         await self.broker.stop()
         await self.relay.stop()
         await self.producer.stop()
-        try:
-            await asyncio.wait_for(self.pool.close(), timeout=10)
-        except TimeoutError:
-            log.warning("pool_close_timed_out")
-            self.pool.terminate()
+        for pool in (self.pool, self._across_tenants_pool):
+            if pool is None:
+                continue
+            try:
+                await asyncio.wait_for(pool.close(), timeout=10)
+            except TimeoutError:
+                log.warning("pool_close_timed_out")
+                pool.terminate()
+        self._across_tenants_pool = None
         log.info("service_stopped")
 
     async def workers_alive(self) -> bool:

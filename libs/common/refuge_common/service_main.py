@@ -24,12 +24,15 @@ T = TypeVar("T")
 GC_THRESHOLD = 10_000  # CPython's default for the first generation is 700
 
 
-async def open_service_pool(settings: PlatformSettings, spec: SchemaSpec, *, size: int) -> asyncpg.Pool:
-    """A pool logged in as the service's own role: no owner rights, row-level security on."""
+async def open_service_pool(
+    settings: PlatformSettings, spec: SchemaSpec, *, size: int, across_tenants: bool = False
+) -> asyncpg.Pool:
+    """A pool logged in as the service's own role: no owner rights, row-level security on;
+    ``across_tenants``: for the loops that read a platform table's rows of every tenant."""
 
     password = settings.database_app_password
     dsn = app_dsn(settings.database_url, spec, password.get_secret_value() if password else None)
-    return await create_pool(dsn, size=size, schema=spec.schema)
+    return await create_pool(dsn, size=size, schema=spec.schema, across_tenants=across_tenants)
 
 
 def run_with_pool(

@@ -113,7 +113,7 @@ def build_app(settings: NotificationsSettings | None = None, *, clock: Clock = u
     sms = sms_routing(settings, wrapper)
     tokens = UnsubscribeTokens(secret(settings, "unsubscribe"))
     dispatcher = Dispatcher(
-        lambda: runtime.pool,
+        runtime.across_tenants_pool(),  # it claims every organisation's due messages
         keyring,
         email,
         max_attempts=settings.notifications_max_attempts,

@@ -35,8 +35,21 @@ async def _no_session_state_to_reset(_connection: Connection) -> None:
     """
 
 
-async def create_pool(dsn: str, *, size: int = 10, schema: str | None = None) -> asyncpg.Pool:
+# The server setting of a connection that may read and write a table's rows of every tenant,
+# where the table admits it (a second, permissive row-level security policy beside
+# ``tenant_isolation``; see notifications' delivery log). Set for a whole pool at connect time,
+# so that no forgotten statement can widen an ordinary connection's view.
+ACROSS_TENANTS_SETTING = "refuge.across_tenants"
+
+
+async def create_pool(
+    dsn: str, *, size: int = 10, schema: str | None = None, across_tenants: bool = False
+) -> asyncpg.Pool:
+    """A pool on ``schema``; ``across_tenants``: its connections carry ``ACROSS_TENANTS_SETTING``."""
+
     settings = {"search_path": f"{schema}, public"} if schema else {}
+    if across_tenants:
+        settings[ACROSS_TENANTS_SETTING] = "on"
     pool = await asyncpg.create_pool(
         dsn,
         min_size=1,

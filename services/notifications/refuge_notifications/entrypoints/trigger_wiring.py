@@ -38,7 +38,7 @@ def install_triggers(
     deadlines.on(DeadlineMet, DeadlineCancelled)(case_triggers.deadline_closed)
     deadlines.on(DeadlineMissed)(case_triggers.deadline_missed)
     digests = DigestScheduler(
-        lambda: runtime.pool,
+        runtime.across_tenants_pool(),  # it looks for every organisation's coming deadlines
         clock,
         interval_seconds=settings.notifications_digest_interval_seconds,
         horizon_days=settings.notifications_digest_horizon_days,

@@ -40,7 +40,7 @@ FINAL = ("sent", "failed", "unknown", "suppressed")
 @dataclass
 class World:
     owner: asyncpg.Pool  # the database's owner: seeds, and erases as intake does
-    pool: asyncpg.Pool  # the service's own role, as the dispatcher runs
+    pool: asyncpg.Pool  # the service's own role, across tenants, as the dispatcher runs
     keyring: Keyring
     wrapper: MasterKeyWrapper
     mail: MailSink
@@ -56,7 +56,9 @@ async def open_world(database: str, sinks: tuple[MailSink, SmsSinkServer]) -> As
     settings = NotificationsSettings(database_url=database, REFUGE_MASTER_KEY=master)
     await migrate_service(settings, SCHEMA)
     owner = await create_pool(database, size=2, schema=SCHEMA.schema)
-    pool = await create_pool(app_dsn(database, SCHEMA, None), size=5, schema=SCHEMA.schema)
+    pool = await create_pool(
+        app_dsn(database, SCHEMA, None), size=5, schema=SCHEMA.schema, across_tenants=True
+    )
     async with owner.acquire() as connection:
         await connection.execute("DELETE FROM deliveries")
     wrapper = MasterKeyWrapper(master)

@@ -13,7 +13,7 @@ import pytest
 
 from refuge_common.contract.vocabulary import NotificationChannel, RecipientKind
 from refuge_common.db.migrations import app_dsn, migrate
-from refuge_common.db.pool import create_pool
+from refuge_common.db.pool import create_pool, tenant_transaction
 from refuge_notifications.adapters import delivery_log
 from refuge_notifications.domain.deliveries import PlannedDelivery
 from refuge_notifications.schema import SCHEMA
@@ -25,7 +25,8 @@ LEASE = 1  # second
 @pytest.fixture
 async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
     await migrate(database_url, SCHEMA)
-    pool = await create_pool(app_dsn(database_url, SCHEMA), schema=SCHEMA.schema)
+    # The dispatcher's pool: the delivery log of every organisation.
+    pool = await create_pool(app_dsn(database_url, SCHEMA), schema=SCHEMA.schema, across_tenants=True)
     async with pool.acquire() as connection:
         await connection.execute("DELETE FROM deliveries")
     yield pool
@@ -47,7 +48,7 @@ async def _plan(pool: asyncpg.Pool) -> uuid.UUID:
         case_id=uuid.uuid4(),
         deadline_id=uuid.uuid4(),
     )
-    async with pool.acquire() as connection, connection.transaction():
+    async with tenant_transaction(pool, tenant) as connection:  # as an event handler plans it
         assert await delivery_log.plan_delivery(connection, planned)
         assert not await delivery_log.plan_delivery(connection, planned)  # one per event, recipient, channel
     return delivery_id
