@@ -6,9 +6,10 @@ writes every organisation's rows, as the dispatcher and the weekly-digest schedu
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import asyncpg
 import pytest
@@ -122,3 +123,21 @@ async def test_the_dispatchers_pool_reads_and_writes_every_organisations_rows(po
         "UPDATE deliveries SET status = 'claimed' WHERE status = 'pending' RETURNING tenant_id"
     )
     assert sorted(row["tenant_id"] for row in claimed) == sorted([a, b])
+
+
+async def test_the_policies_read_the_settings_once_per_statement_not_per_row(pools: Pools) -> None:
+    # The dispatcher reads every open row for its next wake-up and its abandoned sends; a
+    # policy calling current_setting() on each row doubled PostgreSQL's CPU per message
+    # through a backlog (bench/results/2026-12-07-session9-row-security.json).
+    for pool in (pools.across_tenants, pools.service):
+        for table in TABLES:
+            plan = await pool.fetchval(f"EXPLAIN (FORMAT JSON, VERBOSE) SELECT count(*) FROM {table}")
+            scans = list(_nodes(plan[0]["Plan"]))  # the pool decodes JSON
+            filters = [node["Filter"] for node in scans if node.get("Relation Name") == table]
+            assert filters and not [f for f in filters if "current_setting" in f], filters
+
+
+def _nodes(node: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    yield node
+    for child in node.get("Plans", []):
+        yield from _nodes(child)
