@@ -1,6 +1,6 @@
-"""What the replica and rebuild-worker tests share: a reporting replica in this process,
-cases of one organisation published through the real producer, and the count the current
-generation holds for it."""
+"""What the replica, rebuild-worker and dead-letter tests share: a reporting replica in this
+process, cases of one organisation published through the real producer, the count the current
+generation holds for it, and what the dead-letter topic holds."""
 
 from __future__ import annotations
 
@@ -10,10 +10,13 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import asyncpg
+from aiokafka import AIOKafkaConsumer
 from fastapi import FastAPI
 
+from refuge_common.contract import topics
 from refuge_common.contract.cases import CaseOpened
 from refuge_common.contract.envelope import Envelope, to_record
+from refuge_common.messaging.deadletter import ORIGIN_CONSUMER, DeadLetter, parse_dead_letter
 from refuge_common.messaging.producer import EventProducer
 from refuge_common.service_main import migrate_service
 from refuge_reporting.bootstrap import build_app
@@ -90,3 +93,20 @@ async def cases_of(database: str, tenant: uuid.UUID) -> int:
         )
     finally:
         await connection.close()
+
+
+async def dead_letters(bootstrap: str) -> list[DeadLetter]:
+    """Every dead letter on the broker (a consumer's, not a raw record sent there)."""
+
+    consumer = AIOKafkaConsumer(
+        topics.DEADLETTER, bootstrap_servers=bootstrap, auto_offset_reset="earliest", group_id=None
+    )
+    await consumer.start()
+    try:
+        found: list[DeadLetter] = []
+        while batch := await consumer.getmany(timeout_ms=1000):
+            for records in batch.values():
+                found += [parse_dead_letter(r) for r in records if dict(r.headers).get(ORIGIN_CONSUMER)]
+        return found
+    finally:
+        await consumer.stop()

@@ -11,14 +11,11 @@ from typing import Any
 
 import asyncpg
 import pytest
-from aiokafka import AIOKafkaConsumer
 from prometheus_client import REGISTRY
-from replicas_support import cases_of, migrated_settings, opened
+from replicas_support import cases_of, dead_letters, migrated_settings, opened
 
-from refuge_common.contract import topics
 from refuge_common.contract.directory import OrganisationRegistered
 from refuge_common.contract.envelope import Envelope, to_record
-from refuge_common.messaging.deadletter import ORIGIN_CONSUMER, parse_dead_letter
 from refuge_common.messaging.producer import EventProducer
 from refuge_common.messaging.retry import RetryPolicy
 from refuge_devstack.pytest_plugin import throwaway_database
@@ -85,21 +82,6 @@ def _applied(topic: str, event_type: str) -> float:
     return REGISTRY.get_sample_value("refuge_messages_consumed_total", labels) or 0.0
 
 
-async def _dead_letters(bootstrap: str) -> list[Any]:
-    consumer = AIOKafkaConsumer(
-        topics.DEADLETTER, bootstrap_servers=bootstrap, auto_offset_reset="earliest", group_id=None
-    )
-    await consumer.start()
-    try:
-        found: list[Any] = []
-        while batch := await consumer.getmany(timeout_ms=1000):
-            for records in batch.values():
-                found += [parse_dead_letter(r) for r in records if dict(r.headers).get(ORIGIN_CONSUMER)]
-        return found
-    finally:
-        await consumer.stop()
-
-
 async def test_a_refused_batch_dead_letters_only_the_event_that_fails(
     kafka_bootstrap_servers: str, database: str, issuer: LocalIssuer
 ) -> None:
@@ -142,7 +124,7 @@ async def test_a_refused_batch_dead_letters_only_the_event_that_fails(
     assert await cases_of(database, tenant) == 3
     assert _applied(case_topic, case_type) - applied_before == 3
     assert (projector.progress.events_applied, projector.progress.dead_lettered) == (4, 1)
-    letters = await _dead_letters(kafka_bootstrap_servers)
+    letters = await dead_letters(kafka_bootstrap_servers)
     (letter,) = [x for x in letters if dict(x.headers).get("ce_id") == refused.id.encode()]
     assert letter.consumer == CONSUMER_NAME and letter.error.startswith("failed: ")
     assert "Cimade" not in letter.error

@@ -9,13 +9,13 @@ from typing import Any
 
 import asyncpg
 import pytest
+from replicas_support import dead_letters
 from reporting_year import Reporting, Year
 
 from refuge_common.auth.principal import Role
 from refuge_common.contract import topics
 from refuge_common.contract.cases import CaseOpened
 from refuge_common.contract.envelope import new_event, to_record
-from refuge_common.messaging.deadletter import ORIGIN_CONSUMER, parse_dead_letter
 from refuge_devstack.testing import eventually
 
 pytestmark = pytest.mark.integration
@@ -166,27 +166,8 @@ async def test_a_malformed_event_is_dead_lettered_and_the_next_one_applied(
         return bool(body["rows"][-1]["value"] >= 1)
 
     await eventually(good_counted, within=30)
-    letters = await _dead_letters(kafka_bootstrap_servers)
+    letters = await dead_letters(kafka_bootstrap_servers)
     (letter,) = [x for x in letters if dict(x.headers).get("ce_id") == bad_id.encode()]
     assert letter.consumer == "refuge.reporting.projector"
     assert letter.origin_topic == topics.CASES and "case_type" in letter.error
     assert b"nonsense" not in letter.error.encode()
-
-
-async def _dead_letters(bootstrap: str) -> list[Any]:
-    from aiokafka import AIOKafkaConsumer
-
-    consumer = AIOKafkaConsumer(
-        topics.DEADLETTER, bootstrap_servers=bootstrap, auto_offset_reset="earliest", group_id=None
-    )
-    await consumer.start()
-    try:
-        records: list[Any] = []
-        while batch := await consumer.getmany(timeout_ms=1000):
-            for partition_records in batch.values():
-                records += [
-                    parse_dead_letter(r) for r in partition_records if dict(r.headers).get(ORIGIN_CONSUMER)
-                ]
-        return records
-    finally:
-        await consumer.stop()
