@@ -151,7 +151,8 @@ class Dispatcher:
                 if not await sends.room(below=self._batch_size, seconds=self._poll_interval):
                     continue
                 lease_ends = time.monotonic() + self._lease_seconds  # no later than the claim's
-                claimed, composed = await self._claim_batch(pool, http, sends.full_scopes())
+                leave = sends.full_scopes()
+                claimed, composed = await self._claim_batch(pool, http, leave)
                 for row, message in zip(claimed, composed, strict=True):
                     job = self._guarded(pool, row, message, lease_ends, sends)
                     if isinstance(message, Exception):
@@ -164,8 +165,12 @@ class Dispatcher:
                             scope=(row["channel"], row["tenant_id"]),
                             deadline=lease_ends,
                         )
-                if len(claimed) < self._batch_size:  # nothing more is due yet
-                    await wakeup.wait(await self._until_next(pool))
+                # Short of a batch: nothing more is due, but maybe full accounts' rows, overdue
+                # (a stalled provider's backlog), which the next due row's time would have us
+                # read past again at once, 20 times a second. A new row, an account draining or
+                # another organisation's deferred row coming due (a poll interval late) wake it.
+                if len(claimed) < self._batch_size:
+                    await wakeup.wait(self._poll_interval if leave else await self._until_next(pool))
 
     def _account_cap(self, outgoing: Outgoing) -> int:
         """Sends one provider account may have in slots: a stalled one holds no more. SMTP:

@@ -11,7 +11,8 @@ from __future__ import annotations
 import asyncio
 import collections
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Collection, Iterator
+from typing import Any
 
 import pytest
 from dispatch_support import (
@@ -206,3 +207,41 @@ async def test_two_stalled_sms_providers_together_hold_back_no_other_organisatio
     received = collections.Counter(first.keys("received") + second.keys("received"))
     assert received == collections.Counter(stalled)  # each once
     assert sms_received(world, texts) == collections.Counter(texts)
+
+
+async def test_a_stalled_providers_backlog_is_not_walked_again_and_again(
+    world: World, stalled_sms: tuple[StallEverySms, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """More of a stalled provider's messages are due than the dispatcher queues: with its
+    account full, every claim leaves them out and so reads past all of them. The claimer
+    waits for a reason to claim again (a new row, the account draining, a poll interval),
+    instead of claiming again as soon as it finds the oldest due row overdue."""
+
+    provider, url = stalled_sms
+    stalled_tenant = uuid.uuid4()
+    await _sms_through(world, stalled_tenant, url)
+    backlog = await plan(
+        world, await people(world, 4 * BATCH, tenant=stalled_tenant), NotificationChannel.SMS, stalled_tenant
+    )
+    claims: list[Collection[object]] = []
+    claim = delivery_log.claim_deliveries
+
+    async def counted(*args: Any, leave: Collection[object] = (), **options: Any) -> Any:
+        claims.append(leave)
+        return await claim(*args, leave=leave, **options)
+
+    monkeypatch.setattr(delivery_log, "claim_deliveries", counted)
+    dispatching = dispatcher(
+        world, sms_timeout=TIMEOUT_SECONDS, lease_seconds=LEASE_SECONDS, concurrency=CONCURRENCY
+    )
+    async with running(dispatching) as task:
+        await eventually(lambda: _true(any(claims) and len(provider.keys("received")) == CONCURRENCY))
+        before = len(claims)
+        await asyncio.sleep(3)  # the dispatcher's poll interval is 1 s
+        # Claimed again as soon as the oldest due row was overdue, it claimed 20 times a second.
+        assert len(claims) - before <= 6
+        provider.release.set()
+        found = await until_settled(world, backlog, task)
+
+    assert {key: status for key, (status, _) in found.items()} == dict.fromkeys(found, "sent")
+    assert collections.Counter(provider.keys("received")) == collections.Counter(backlog)  # each once
