@@ -33,7 +33,7 @@ class Pools:
 
 
 @pytest.fixture(scope="module")
-def database() -> AsyncIterator[str]:
+def database() -> Iterator[str]:
     with throwaway_database() as url:
         yield url
 
