@@ -1,15 +1,20 @@
-"""Helpers the services' integration tests share: read a tenant's events, wait for a state."""
+"""Helpers the services' integration tests share: read a tenant's events, wait for a state,
+make a case.opened."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import time
+import uuid
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 from uuid import UUID
 
 from aiokafka import AIOKafkaConsumer
+
+from refuge_common.contract.cases import CaseOpened
 
 T = TypeVar("T")
 
@@ -54,3 +59,17 @@ async def eventually(probe: Callable[[], Awaitable[T]], within: float = 30.0) ->
             assert value, "timed out"
             return value
         await asyncio.sleep(0.1)
+
+
+def case_opened(org: UUID, office: UUID | None = None) -> CaseOpened:
+    """A removal appeal opened now in person, for ``org`` (and ``office``, else a new one)."""
+
+    return CaseOpened(
+        case_id=uuid.uuid4(),
+        organisation_id=org,
+        office_id=office or uuid.uuid4(),
+        case_type="removal_appeal",
+        jurisdiction="FR",
+        channel="in_person",
+        opened_at=datetime.now(UTC),
+    )

@@ -22,6 +22,7 @@ from uuid import UUID
 from refuge_common.contract import topics
 from refuge_common.contract.catalogue import all_event_types
 from refuge_common.contract.persons import PersonErased
+from refuge_notifications.domain.webhook_addresses import refusal
 
 WEBHOOK_TOPICS = (topics.DIRECTORY, topics.CASES, topics.DEADLINES, topics.NOTIFICATIONS)
 MAX_URL_LENGTH = 2048
@@ -96,7 +97,9 @@ def check_url(url: str, *, allow_http_loopback: bool) -> str:
     if loopback and not allow_http_loopback:
         raise InvalidEndpoint("url", "must not point at this machine")
     address = _ip(host)
-    if address is not None and not loopback and not address.is_global:
+    # The sender's own rules (what a resolved name is judged by at each connection), so that
+    # a literal refused at every send is refused here already.
+    if address is not None and not loopback and refusal(address, allow_loopback=False) is not None:
         raise InvalidEndpoint("url", "must not point at a private or reserved address")
     return url
 

@@ -14,18 +14,16 @@ from __future__ import annotations
 import threading
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
-from uuid import UUID
 
 import pytest
 
 from refuge_common.auth.principal import Principal, Role
-from refuge_common.contract.cases import CaseOpened
 from refuge_common.crypto.keyring import MasterKeyWrapper
 from refuge_common.db.migrations import app_dsn
 from refuge_common.db.pool import create_pool
+from refuge_devstack.testing import case_opened
 from refuge_notifications.adapters.org_secrets import OrganisationSecrets
 from refuge_notifications.schema import SCHEMA
 from refuge_notifications.service_layer.webhook_endpoints import WebhookEndpoints
@@ -90,7 +88,7 @@ async def test_a_name_resolving_to_loopback_gets_no_request_and_the_refusal_is_r
         office_id=None,
         description=None,
     )
-    await notifications.publish(org, opened(org))
+    await notifications.publish(org, case_opened(org))
 
     token = notifications.issuer.token(Principal(key_id="k-ssrf", organisation_id=org, role=Role.ORG_ADMIN))
     path = f"/webhooks/endpoints/{endpoint['endpoint_id']}/deliveries"
@@ -110,15 +108,3 @@ async def test_a_name_resolving_to_loopback_gets_no_request_and_the_refusal_is_r
     refusals = [line for line in output if "webhook_address_refused" in line]
     assert refusals and all("localhost" in line and "loopback" in line for line in refusals)
     assert not any("/crm/hook" in line or "secret-token" in line for line in refusals)
-
-
-def opened(org: UUID) -> CaseOpened:
-    return CaseOpened(
-        case_id=uuid.uuid4(),
-        organisation_id=org,
-        office_id=uuid.uuid4(),
-        case_type="removal_appeal",
-        jurisdiction="FR",
-        channel="in_person",
-        opened_at=datetime.now(UTC),
-    )

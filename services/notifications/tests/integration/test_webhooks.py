@@ -26,7 +26,7 @@ import pytest
 
 from refuge_common.auth.principal import Principal, Role
 from refuge_common.contract.base import EventData
-from refuge_common.contract.cases import CaseClosed, CaseOpened
+from refuge_common.contract.cases import CaseClosed
 from refuge_common.contract.directory import OfficeOpened
 from refuge_common.contract.envelope import new_event, to_record
 from refuge_common.crypto.keyring import MasterKeyWrapper
@@ -35,7 +35,7 @@ from refuge_common.db.pool import create_pool
 from refuge_common.messaging.producer import EventProducer
 from refuge_common.service_main import migrate_service
 from refuge_devstack.ports import free_port
-from refuge_devstack.testing import eventually
+from refuge_devstack.testing import case_opened, eventually
 from refuge_devstack.tokens import LocalIssuer
 from refuge_notifications.adapters.org_secrets import OrganisationSecrets
 from refuge_notifications.bootstrap import build_app
@@ -209,18 +209,6 @@ class Webhooks:
 
 def constant(pool: asyncpg.Pool) -> Callable[[], asyncpg.Pool]:
     return lambda: pool
-
-
-def case_opened(org: UUID, office: UUID | None = None) -> CaseOpened:
-    return CaseOpened(
-        case_id=uuid.uuid4(),
-        organisation_id=org,
-        office_id=office or uuid.uuid4(),
-        case_type="removal_appeal",
-        jurisdiction="FR",
-        channel="in_person",
-        opened_at=datetime.now(UTC),
-    )
 
 
 @pytest.fixture(scope="module")
